@@ -1,0 +1,71 @@
+"""The database helper: one thread-safe pool per process, opened on first use
+(so after gunicorn forks), a connection per transaction, given back at once."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+from flask import current_app
+
+psycopg2.extras.register_uuid()
+
+_POOL_KEY = "hybridflow_db_pool"
+_pool_lock = threading.Lock()
+
+
+def init_app(app) -> None:
+    app.extensions[_POOL_KEY] = None
+    # the pool must not survive a fork: gunicorn workers each open their own
+    import atexit
+
+    atexit.register(lambda: close_pool(app))
+
+
+def get_pool(app=None) -> psycopg2.pool.ThreadedConnectionPool:
+    app = app or current_app._get_current_object()
+    pool = app.extensions.get(_POOL_KEY)
+    if pool is None:
+        with _pool_lock:
+            pool = app.extensions.get(_POOL_KEY)
+            if pool is None:
+                cfg = app.config["HF"]
+                pool = psycopg2.pool.ThreadedConnectionPool(
+                    cfg.db_pool_min, cfg.db_pool_max, cfg.database_url,
+                    cursor_factory=psycopg2.extras.RealDictCursor,
+                    application_name=app.name,
+                )
+                app.extensions[_POOL_KEY] = pool
+    return pool
+
+
+def close_pool(app) -> None:
+    pool = app.extensions.get(_POOL_KEY)
+    if pool is not None:
+        app.extensions[_POOL_KEY] = None
+        pool.closeall()
+
+
+@contextmanager
+def transaction(app=None):
+    """A cursor inside one short transaction: committed on success, rolled back
+    on any exception; the connection goes back to the pool either way."""
+    pool = get_pool(app)
+    conn = pool.getconn()
+    broken = False
+    try:
+        with conn:  # commit / rollback
+            with conn.cursor() as cur:
+                yield cur
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        broken = True
+        raise
+    finally:
+        pool.putconn(conn, close=broken or conn.closed != 0)
+
+
+def ping(app=None) -> None:
+    with transaction(app) as cur:
+        cur.execute("SELECT 1")
