@@ -1,0 +1,73 @@
+"""Fixtures of the collision service: the app and client, a tenant, plain
+transactions for calling tokens.py the way the other services do, and
+helpers that arrange a chat with a waiting reply."""
+from __future__ import annotations
+
+import psycopg2
+import psycopg2.extras
+import pytest
+
+from python_services.collision import tokens
+from python_services.collision.app import create_app
+
+CHAT = "5511987654321@s.whatsapp.net"
+
+
+@pytest.fixture
+def app(service_config):
+    return create_app(service_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant()
+
+
+@pytest.fixture
+def tx(clean_db):
+    """tx(fn, *args): runs fn(cur, *args) in its own committed transaction, on
+    its own connection, as the llm and evolution services do."""
+
+    def run(fn, *args, **kwargs):
+        conn = psycopg2.connect(clean_db, cursor_factory=psycopg2.extras.RealDictCursor)
+        try:
+            with conn, conn.cursor() as cur:
+                return fn(cur, *args, **kwargs)
+        finally:
+            conn.close()
+
+    return run
+
+
+def add_message(cur, tenant_id, chat_id, wa_id, text, author="customer", token_id=None):
+    session = tokens.lock_session(cur, tenant_id, chat_id)
+    cur.execute(
+        "INSERT INTO messages (tenant_id, session_id, chat_id, wa_message_id, author, message_type, text,"
+        " sent_at, reply_token_id) VALUES (%s, %s, %s, %s, %s, 'conversation', %s, now(), %s)",
+        (tenant_id, session["id"], chat_id, wa_id, author, text, token_id),
+    )
+    if author == "business":
+        cur.execute("UPDATE sessions SET last_human_at = now() WHERE id = %s", (session["id"],))
+
+
+def _customer_says(cur, tenant_id, chat_id, wa_id, text, deadline_seconds):
+    session = tokens.lock_session(cur, tenant_id, chat_id)
+    token = tokens.create_token(cur, session, deadline_seconds)
+    add_message(cur, tenant_id, chat_id, wa_id, text, token_id=token["id"])
+    return token["id"]
+
+
+@pytest.fixture
+def customer_says(tx, tenant):
+    """customer_says("text") -> the new reply token id (as the webhook would make it)."""
+    counter = iter(range(1, 10_000))
+
+    def say(text, chat_id=CHAT, deadline_seconds=120):
+        return tx(_customer_says, tenant["id"], chat_id, f"CUST{next(counter):04d}", text, deadline_seconds)
+
+    return say
