@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import string
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from python_services.common.config import PROJECT_ROOT, read_environment
 from python_services.common.migrate import migrate
 
 from . import postgres, procs
+from .flows import render_credentials
 
 SERVICES = ("collision", "llm", "evolution", "sandbox")
 DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "sandbox": 8090, "n8n": 5678}
@@ -237,8 +237,7 @@ class Stack:
 
     def render_credentials(self) -> Path:
         """n8n-credentials.example.json with ${VAR} filled from the environment."""
-        template = (self.root / "n8n-credentials.example.json").read_text()
-        rendered = string.Template(template).substitute(self.service_env())
+        rendered = render_credentials(self.service_env())
         fd, path = tempfile.mkstemp(prefix="hf-creds-", suffix=".json")
         with os.fdopen(fd, "w") as fh:
             fh.write(rendered)
