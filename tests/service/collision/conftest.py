@@ -3,19 +3,28 @@ transactions for calling tokens.py the way the other services do, and
 helpers that arrange a chat with a waiting reply."""
 from __future__ import annotations
 
+import time
+
 import psycopg2
 import psycopg2.extras
 import pytest
 
 from python_services.collision import tokens
 from python_services.collision.app import create_app
+from python_services.common.db import close_pool
+from tests.conftest import WEBHOOK_SECRET
+
+SECRET = "X-Webhook-Secret"
 
 CHAT = "5511987654321@s.whatsapp.net"
 
 
 @pytest.fixture
 def app(service_config):
-    return create_app(service_config)
+    app = create_app(service_config)
+    yield app
+    # each app opens its own pool; give the connections back to the server
+    close_pool(app)
 
 
 @pytest.fixture
@@ -71,3 +80,32 @@ def customer_says(tx, tenant):
         return tx(_customer_says, tenant["id"], chat_id, f"CUST{next(counter):04d}", text, deadline_seconds)
 
     return say
+
+
+def fresh(name, seconds_ago=0, **data_changes):
+    """A fixture body stamped as sent `seconds_ago` (the stored fixtures are old,
+    and would be stale)."""
+    from tests.fixtures import webhook
+
+    body = webhook(name, **data_changes)
+    if isinstance(body.get("data"), dict) and "messageTimestamp" in body["data"]:
+        body["data"]["messageTimestamp"] = int(time.time()) - seconds_ago
+    return body
+
+
+@pytest.fixture
+def deliver(app, service_headers):
+    """deliver(body) -> the webhook's response, as n8n forwards it. Each call
+    uses its own test client, so threads may deliver at once."""
+
+    def post(body, secret=WEBHOOK_SECRET, headers=None):
+        sent = {**service_headers, **({SECRET: secret} if secret is not None else {}), **(headers or {})}
+        return app.test_client().post("/webhooks/evolution", json=body, headers=sent)
+
+    return post
+
+
+def rows(db_conn, sql, *args):
+    with db_conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
