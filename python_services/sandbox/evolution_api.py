@@ -1,0 +1,205 @@
+"""The Evolution API routes the sandbox imitates, with Evolution's checks in
+Evolution's order (unknown instance 404, then the apikey 401, then the body
+400) and its answer shapes."""
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+
+from . import payloads
+from .state import Instance, Sandbox
+
+bp = Blueprint("evolution_api", __name__)
+
+PRESENCES = ("unavailable", "available", "composing", "recording", "paused")
+WEBHOOK_EVENT_NAMES = (
+    "APPLICATION_STARTUP", "QRCODE_UPDATED", "MESSAGES_SET", "MESSAGES_UPSERT", "MESSAGES_EDITED",
+    "MESSAGES_UPDATE", "MESSAGES_DELETE", "SEND_MESSAGE", "SEND_MESSAGE_UPDATE", "CONTACTS_SET",
+    "CONTACTS_UPSERT", "CONTACTS_UPDATE", "PRESENCE_UPDATE", "CHATS_SET", "CHATS_UPSERT", "CHATS_UPDATE",
+    "CHATS_DELETE", "GROUPS_UPSERT", "GROUP_UPDATE", "GROUP_PARTICIPANTS_UPDATE", "CONNECTION_UPDATE",
+    "LABELS_EDIT", "LABELS_ASSOCIATION", "CALL", "TYPEBOT_START", "TYPEBOT_CHANGE_STATUS",
+    "REMOVE_INSTANCE", "LOGOUT_INSTANCE", "INSTANCE_CREATE", "INSTANCE_DELETE", "STATUS_INSTANCE",
+)
+
+
+class EvolutionHttpError(Exception):
+    """Answered as Evolution's {"status", "error", "response": {"message"}}."""
+
+    def __init__(self, status: int, message):
+        super().__init__(str(message))
+        self.status = status
+        self.message = message
+
+
+def sandbox() -> Sandbox:
+    return current_app.extensions["sandbox"]
+
+
+def _instance(name: str, kind: str, *, create_with_global_key: bool = False) -> Instance:
+    """The instance of the path, once it exists and the apikey header opens it
+    (refusals are logged as calls too, for the tests to see)."""
+    sb = sandbox()
+    key = request.headers.get("apikey")
+    inst = sb.instance(name)
+    if inst is None and create_with_global_key and key and key == sb.api_key:
+        inst = sb.ensure_instance(name)
+    if inst is None:
+        sb.record_call(kind, name, _body(), 404)
+        raise EvolutionHttpError(404, [f'The "{name}" instance does not exist'])
+    if not sb.key_opens(inst, key):
+        sb.record_call(kind, name, _body(), 401)
+        raise EvolutionHttpError(401, "Unauthorized")
+    return inst
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def _validate(body: dict, schema: dict) -> None:
+    """Evolution's jsonschema messages, as it phrases them (a list in a list)."""
+    problems = [f'instance requires property "{name}"' for name in schema if name not in body]
+    for name, (kind, description) in schema.items():
+        if name not in body:
+            continue
+        value = body[name]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            type_name = "number" if isinstance(kind, tuple) else {str: "string", int: "integer"}.get(kind, "value")
+            problems.append(description or f"{name} is not of a type(s) {type_name}")
+    if problems:
+        raise EvolutionHttpError(400, [problems])
+
+
+_NUMBER_SCHEMA = (str, "Invalid format")
+
+
+def _whatsapp_number(inst: Instance, raw: str) -> str:
+    """The digits of a phone number or phone JID; a @lid, a group or a listed
+    number answers 400 exists:false, the way Evolution reports a number that
+    is not on WhatsApp."""
+    cleaned = raw.strip()
+    digits = re.sub(r"\D", "", cleaned.split("@")[0])
+    is_phone = bool(digits) and ("@" not in cleaned or cleaned.endswith(("@s.whatsapp.net", "@c.us")))
+    if not is_phone or not sandbox().on_whatsapp(digits):
+        jid = cleaned if "@" in cleaned else payloads.phone_jid(digits or cleaned)
+        raise EvolutionHttpError(400, [{"jid": jid, "exists": False, "number": cleaned, "name": ""}])
+    return digits
+
+
+def _hold(delay_ms) -> None:
+    if delay_ms and delay_ms > 0:
+        time.sleep(delay_ms / 1000.0)
+
+
+@bp.post("/message/sendText/<instance>")
+def send_text(instance):
+    sb = sandbox()
+    inst = _instance(instance, "sendText")
+    body = _body()
+    try:
+        _validate(body, {"number": _NUMBER_SCHEMA, "text": (str, None)})
+        if "delay" in body:
+            _validate(body, {"delay": (int, "Enter a value in milliseconds")})
+        number = _whatsapp_number(inst, body["number"])
+        failure = sb.take_send_failure()
+        if failure:
+            raise EvolutionHttpError(failure, "Connection Closed" if failure >= 500 else "refused by a sandbox knob")
+    except EvolutionHttpError as err:
+        sb.record_call("sendText", inst.name, body, err.status)
+        raise
+    knobs = sb.get_knobs()
+    if body.get("delay"):
+        # Evolution types for `delay` ms before sending
+        sb.set_typing(inst.name, number, body["delay"])
+        _hold(body["delay"])
+    _hold(knobs["send_delay_ms"])
+
+    msg_id = payloads.api_message_id()
+    data = payloads.api_sent_message(number=number, text=body["text"], msg_id=msg_id,
+                                     timestamp=int(time.time()), instance_id=inst.instance_id)
+    event = knobs["bot_echo_event"]
+    sb.add_message(inst.name, number, "bot", body["text"], msg_id, event)
+    sb.record_call("sendText", inst.name, body, 201)
+
+    echo, hook_data = knobs["echo"], data
+    if event == "messages.upsert":
+        # Evolution 2.2 reported its own sends as an upsert, without contextInfo
+        hook_data = {k: v for k, v in data.items() if k != "contextInfo"}
+    if echo == "before":
+        sb.emit(inst, number, event, hook_data, mode="sync")
+    elif echo == "async":
+        sb.emit(inst, number, event, hook_data, mode="async")
+    response = jsonify(data)
+    response.status_code = 201
+    if echo == "after":
+        response.call_on_close(lambda: sb.emit(inst, number, event, hook_data, mode="async"))
+    return response
+
+
+@bp.post("/chat/sendPresence/<instance>")
+def send_presence(instance):
+    sb = sandbox()
+    inst = _instance(instance, "sendPresence")
+    body = _body()
+    try:
+        _validate(body, {"number": _NUMBER_SCHEMA, "presence": (str, None), "delay": ((int, float), None)})
+        if body["presence"] not in PRESENCES:
+            raise EvolutionHttpError(400, [[f"presence is not one of enum values: {','.join(PRESENCES)}"]])
+        number = _whatsapp_number(inst, body["number"])
+    except EvolutionHttpError as err:
+        sb.record_call("sendPresence", inst.name, body, err.status)
+        raise
+    sb.record_call("sendPresence", inst.name, body, 201)
+    if body["presence"] in ("composing", "recording"):
+        sb.set_typing(inst.name, number, body["delay"])
+    # Evolution holds the call open for the whole delay
+    _hold(body["delay"])
+    return jsonify({"presence": body["presence"]}), 201
+
+
+@bp.post("/webhook/set/<instance>")
+def set_webhook(instance):
+    sb = sandbox()
+    inst = _instance(instance, "webhook/set", create_with_global_key=True)
+    body = _body()
+    hook = body.get("webhook")
+    problems = []
+    if not isinstance(hook, dict):
+        problems.append('instance requires property "webhook"')
+    else:
+        for name in ("enabled", "url"):
+            if name not in hook:
+                problems.append(f'webhook requires property "{name}"')
+        if "enabled" in hook and not isinstance(hook["enabled"], bool):
+            problems.append("webhook.enabled is not of a type(s) boolean")
+        if "url" in hook and (not isinstance(hook["url"], str) or not hook["url"]):
+            problems.append('The "url" cannot be empty')
+        if "headers" in hook and not isinstance(hook["headers"], dict):
+            problems.append("webhook.headers is not of a type(s) object")
+        events = hook.get("events", [])
+        if not isinstance(events, list) or any(e not in WEBHOOK_EVENT_NAMES for e in events):
+            problems.append("webhook.events contains an unknown event")
+    if problems:
+        sb.record_call("webhook/set", inst.name, body, 400)
+        raise EvolutionHttpError(400, [problems])
+    if hook["enabled"] and not hook.get("events"):
+        hook = {**hook, "events": list(WEBHOOK_EVENT_NAMES)}
+    stored = sb.set_webhook(inst, hook)
+    sb.record_call("webhook/set", inst.name, body, 201)
+    return jsonify(stored), 201
+
+
+@bp.get("/webhook/find/<instance>")
+def find_webhook(instance):
+    inst = _instance(instance, "webhook/find")
+    return jsonify(inst.webhook)
+
+
+@bp.get("/instance/connectionState/<instance>")
+def connection_state(instance):
+    inst = _instance(instance, "connectionState")
+    sandbox().record_call("connectionState", inst.name, None, 200)
+    return jsonify({"instance": {"instanceName": inst.name, "state": inst.state}})

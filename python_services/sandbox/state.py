@@ -1,0 +1,245 @@
+"""The sandbox's whole state, in memory behind one lock: instances (with their
+webhook), the chats, the API calls received, and the test knobs. One process
+holds it: run the sandbox with ONE gunicorn worker (threads are fine)."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+
+from . import payloads
+from .delivery import Deliverer
+
+ECHO_MODES = ("async", "before", "after", "none")
+BOT_ECHO_EVENTS = ("send.message", "messages.upsert")
+
+DEFAULT_KNOBS = {
+    # milliseconds every sendText waits before answering
+    "send_delay_ms": 0,
+    # the next N sendText calls answer fail_status (Evolution's error shape)
+    "fail_next_sends": 0,
+    "fail_status": 500,
+    # when the bot's own send comes back as a webhook: "async" (a background
+    # thread, racing the answer, as a real server does), "before" the answer,
+    # "after" the answer has gone out, or "none"
+    "echo": "async",
+    # how that echo is reported: "send.message" (v2.3) or "messages.upsert"
+    # with fromMe true (Evolution 2.2)
+    "bot_echo_event": "send.message",
+    # every webhook delivered twice (Evolution retrying a delivery)
+    "duplicate_webhooks": False,
+    # numbers sendText/sendPresence answer 400 exists:false for
+    "not_on_whatsapp": [],
+}
+
+
+class KnobError(ValueError):
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+def _check_knob(name, value):
+    if name in ("send_delay_ms", "fail_next_sends"):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 600_000:
+            raise KnobError(name, f"{name} must be a whole number from 0 to 600000")
+    elif name == "fail_status":
+        if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
+            raise KnobError(name, "fail_status must be an HTTP error status (400-599)")
+    elif name == "echo":
+        if value not in ECHO_MODES:
+            raise KnobError(name, f"echo must be one of {', '.join(ECHO_MODES)}")
+    elif name == "bot_echo_event":
+        if value not in BOT_ECHO_EVENTS:
+            raise KnobError(name, f"bot_echo_event must be one of {', '.join(BOT_ECHO_EVENTS)}")
+    elif name == "duplicate_webhooks":
+        if not isinstance(value, bool):
+            raise KnobError(name, "duplicate_webhooks must be true or false")
+    elif name == "not_on_whatsapp":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise KnobError(name, "not_on_whatsapp must be a list of numbers (strings)")
+        value = [re.sub(r"\D", "", v) for v in value]
+    else:
+        raise KnobError(name, f"{name} is not a knob (known: {', '.join(DEFAULT_KNOBS)})")
+    return value
+
+
+@dataclass
+class Instance:
+    name: str
+    apikey: str
+    instance_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    state: str = "open"
+    owner_number: str = "5511999990000"
+    business_name: str = "Sandbox Store"
+    webhook: dict | None = None
+
+    def public(self) -> dict:
+        shown = asdict(self)
+        shown["apikey"] = "****" + self.apikey[-4:] if len(self.apikey) > 8 else "****"
+        return shown
+
+
+class Sandbox:
+    def __init__(self, *, api_key: str, server_url: str, instances=(), owner_number: str = "5511999990000",
+                 default_number: str = "5511987654321", deliverer: Deliverer | None = None, keep: int = 5000):
+        self.api_key = api_key
+        self.server_url = server_url
+        self.owner_number = owner_number
+        self.default_number = default_number
+        self.deliverer = deliverer or Deliverer()
+        self._configured = tuple(instances)
+        self._lock = threading.RLock()
+        self._keep = keep
+        self._reset_all(instances=True)
+
+    # ---- reset ---------------------------------------------------------------
+    def _reset_all(self, instances: bool) -> None:
+        with self._lock:
+            if instances:
+                self.instances: dict[str, Instance] = {}
+                for name in self._configured:
+                    self.instances[name] = Instance(name, self.api_key, owner_number=self.owner_number)
+            self.chats: dict[tuple[str, str], list[dict]] = {}
+            self.calls: deque = deque(maxlen=self._keep)
+            self.typing: dict[tuple[str, str], float] = {}
+            self.knobs = dict(DEFAULT_KNOBS, not_on_whatsapp=[])
+            self._seq = 0
+        self.deliverer.clear_results()
+
+    def reset(self, instances: bool = False) -> None:
+        """Forget chats, calls, deliveries and knobs (and, asked, instances and webhooks)."""
+        self._reset_all(instances)
+
+    # ---- instances -----------------------------------------------------------
+    def instance(self, name: str) -> Instance | None:
+        with self._lock:
+            return self.instances.get(name)
+
+    def ensure_instance(self, name: str, **fields) -> Instance:
+        with self._lock:
+            inst = self.instances.get(name)
+            if inst is None:
+                inst = self.instances[name] = Instance(name, fields.pop("apikey", None) or self.api_key,
+                                                       owner_number=self.owner_number)
+            for key, value in fields.items():
+                if value is not None:
+                    setattr(inst, key, value)
+            return inst
+
+    def key_opens(self, inst: Instance, key: str | None) -> bool:
+        """The global key or the instance's own token, as Evolution accepts."""
+        return bool(key) and key in (self.api_key, inst.apikey)
+
+    def set_webhook(self, inst: Instance, webhook: dict) -> dict:
+        now = payloads.iso_now()
+        with self._lock:
+            events = list(webhook.get("events") or []) if webhook.get("enabled") else []
+            inst.webhook = {
+                "id": (inst.webhook or {}).get("id") or "c" + uuid.uuid4().hex[:24],
+                "url": webhook["url"],
+                "headers": dict(webhook.get("headers") or {}),
+                "enabled": bool(webhook.get("enabled")),
+                "events": events,
+                "webhookByEvents": bool(webhook.get("byEvents", False)),
+                "webhookBase64": bool(webhook.get("base64", False)),
+                "createdAt": (inst.webhook or {}).get("createdAt") or now,
+                "updatedAt": now,
+                "instanceId": inst.instance_id,
+            }
+            return dict(inst.webhook)
+
+    # ---- knobs ---------------------------------------------------------------
+    def set_knobs(self, changes: dict) -> dict:
+        checked = {name: _check_knob(name, value) for name, value in changes.items()}
+        with self._lock:
+            self.knobs.update(checked)
+            return dict(self.knobs)
+
+    def get_knobs(self) -> dict:
+        with self._lock:
+            return dict(self.knobs)
+
+    def take_send_failure(self) -> int | None:
+        """The status to fail this send with, when the knob asks for it."""
+        with self._lock:
+            if self.knobs["fail_next_sends"] > 0:
+                self.knobs["fail_next_sends"] -= 1
+                return self.knobs["fail_status"]
+            return None
+
+    def on_whatsapp(self, number: str) -> bool:
+        with self._lock:
+            return number not in self.knobs["not_on_whatsapp"]
+
+    # ---- calls, chats, typing --------------------------------------------------
+    def record_call(self, kind: str, instance: str, body, status: int) -> None:
+        with self._lock:
+            self.calls.append({"kind": kind, "instance": instance, "body": body, "status": status,
+                               "at": time.time()})
+
+    def calls_of(self, instance: str | None = None, kind: str | None = None) -> list[dict]:
+        with self._lock:
+            return [c for c in self.calls if (instance is None or c["instance"] == instance)
+                    and (kind is None or c["kind"] == kind)]
+
+    def add_message(self, instance: str, number: str, author: str, text: str, msg_id: str, event: str) -> dict:
+        with self._lock:
+            self._seq += 1
+            message = {"seq": self._seq, "id": msg_id, "author": author, "text": text,
+                       "from_me": author != "customer", "event": event, "at": round(time.time() * 1000)}
+            self.chats.setdefault((instance, number), []).append(message)
+            if author == "bot":
+                self.typing.pop((instance, number), None)
+            return dict(message)
+
+    def messages(self, instance: str, number: str, after: int = 0) -> list[dict]:
+        with self._lock:
+            return [dict(m) for m in self.chats.get((instance, number), []) if m["seq"] > after]
+
+    def chat_numbers(self, instance: str) -> list[str]:
+        with self._lock:
+            return [num for (inst, num) in self.chats if inst == instance]
+
+    def set_typing(self, instance: str, number: str, delay_ms: int) -> None:
+        with self._lock:
+            self.typing[(instance, number)] = time.time() + delay_ms / 1000.0
+
+    def is_typing(self, instance: str, number: str) -> bool:
+        with self._lock:
+            return self.typing.get((instance, number), 0) > time.time()
+
+    # ---- webhooks --------------------------------------------------------------
+    def webhook_bodies(self, inst: Instance, event: str, data: dict) -> tuple[str, dict, list[dict]] | None:
+        """(url, headers, bodies) for an event, or None when the instance's
+        webhook is off or does not list the event."""
+        with self._lock:
+            hook = dict(inst.webhook) if inst.webhook else None
+            copies = 2 if self.knobs["duplicate_webhooks"] else 1
+        if not hook or not hook["enabled"] or not hook["url"]:
+            return None
+        flag = payloads.event_flag(event)
+        if hook["events"] and flag not in hook["events"]:
+            return None
+        url = hook["url"]
+        if hook["webhookByEvents"]:
+            url = url.rstrip("/") + "/" + flag.lower().replace("_", "-")
+        body = payloads.envelope(
+            event=event, instance=inst.name, data=data, destination=hook["url"],
+            sender=payloads.phone_jid(inst.owner_number), server_url=self.server_url, apikey=inst.apikey,
+        )
+        return url, hook["headers"], [body] * copies
+
+    def emit(self, inst: Instance, number: str, event: str, data: dict, mode: str = "async") -> list[dict]:
+        """Deliver an event: "async" (background), "sync" (now, in this thread) or "none"."""
+        target = self.webhook_bodies(inst, event, data)
+        if target is None or mode == "none":
+            return []
+        url, headers, bodies = target
+        if mode == "sync":
+            return self.deliverer.deliver_now(url, headers, bodies)
+        self.deliverer.enqueue(f"{inst.name}/{number}", url, headers, bodies)
+        return []
