@@ -89,7 +89,8 @@ def connect(tenant_id):
     client = EvolutionClient(tenant["evo_server_url"], tenant["evo_api_key"], timeout=cfg.http_timeout, attempts=1)
     instance = tenant["instance_name"]
     try:
-        state = (client.connection_state(instance).get("instance") or {}).get("state")
+        reported = client.connection_state(instance)
+        state = ((reported.get("instance") if isinstance(reported, dict) else None) or {}).get("state")
     except EvolutionError as err:
         raise _gateway_error(err, "checking the instance") from None
     try:
