@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from ..common import db
 from ..common.auth import protect, require_admin_token
+from ..common.logs import log_context
 from .params import iso, query_limit, query_uuid, shaped
 
 bp = Blueprint("events", __name__)
@@ -48,6 +49,7 @@ def shape(row: dict) -> dict:
 def list_events():
     tenant_id = query_uuid("tenant_id", required=True)
     chat_id, limit = chat_jid(request.args.get("chat_id")), query_limit(default=200)
+    log_context(tenant=str(tenant_id), chat=chat_id)
     with db.transaction() as cur:
         rows = timeline(cur, tenant_id, chat_id, limit)
     return jsonify({"events": [shape(r) for r in rows]})

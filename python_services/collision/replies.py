@@ -26,7 +26,8 @@ def _run(fn, token_id, *args, **kwargs) -> dict:
     log_context(reply_token=str(token_id))
     with db.transaction() as cur:
         result = fn(cur, token_id, *args, **kwargs)
-    log_context(outcome=result.get("state") or ("claimed" if result.get("claimed") else None))
+    log_context(tenant=result.get("tenant_id") or result.get("instance"), chat=result.get("chat_id"),
+                outcome=result.get("state") or ("claimed" if result.get("claimed") else None))
     return result
 
 

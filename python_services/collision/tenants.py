@@ -91,8 +91,8 @@ def merged_settings(stored: dict, changes) -> dict:
     for key, value in changes.items():
         if value is None:
             merged.pop(key, None)
-    # the cross-field rule (typing_min_ms <= typing_max_ms) over the result
-    validate_settings(merged)
+    # cross-field rules (typing_min_ms <= typing_max_ms) hold over what takes effect
+    validate_settings(effective_settings(merged))
     return merged
 
 
@@ -147,7 +147,7 @@ def _conflict(instance_name) -> ApiError:
 def create_tenant():
     body = json_body()
     fields = tenant_fields(body, creating=True)
-    settings = validate_settings(body.get("settings", {}))
+    settings = merged_settings({}, body.get("settings", {}))
     secret, secret_hash = new_secret()
     try:
         with db.transaction() as cur:
