@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from datetime import timedelta
 
+import psycopg2
 import pytest
 
 from python_services.collision import tokens
@@ -150,24 +152,38 @@ def test_a_redelivered_webhook_is_a_duplicate_with_no_effect(deliver, tenant, db
     assert [e["decision"] for e in rows(db_conn, "SELECT decision FROM events ORDER BY id")] == ["reply", "duplicate"]
 
 
-def test_four_identical_deliveries_at_once_record_one_handled_event_and_one_token(deliver, tenant, db_conn):
+@pytest.mark.parametrize("held", [False, True], ids=["free-running", "held-at-the-session-lock"])
+def test_four_identical_deliveries_at_once_record_one_handled_event_and_one_token(deliver, tenant, db_conn, tx, held):
     body = fresh("15a_duplicate_delivery_first")
+    # the chat exists already (an earlier message), so its session row can be held
+    customer_says(deliver, "Bom dia", "EARLIER", seconds_ago=30)
+    blocker = psycopg2.connect(db_conn.dsn)
+    if held:
+        # keep the session locked while the four arrive: they must all overlap
+        blocker.cursor().execute("SELECT 1 FROM sessions WHERE chat_id = %s FOR UPDATE", (CHAT,))
     barrier = threading.Barrier(4)
     answers = []
 
     def send():
         barrier.wait()
-        answers.append(deliver(body).get_json())
+        answers.append(deliver(body))
 
     threads = [threading.Thread(target=send) for _ in range(4)]
     for t in threads:
         t.start()
+    time.sleep(0.5)
+    blocker.commit()
+    blocker.close()
     for t in threads:
         t.join()
+    assert [a.status_code for a in answers] == [200] * 4
+    answers = [a.get_json() for a in answers]
     assert sorted(a["decision"] for a in answers) == ["duplicate"] * 3 + ["reply"]
     assert len({a["reply_token"] for a in answers if a["reply_token"]}) == 1
-    assert counts(db_conn)["reply_tokens"] == 1 and counts(db_conn)["messages"] == 1
-    assert sorted(e["decision"] for e in rows(db_conn, "SELECT decision FROM events")) == ["duplicate"] * 3 + ["reply"]
+    assert len(rows(db_conn, "SELECT id FROM messages WHERE wa_message_id = %s", body["data"]["key"]["id"])) == 1
+    assert rows(db_conn, "SELECT count(*) AS n FROM reply_tokens WHERE state = 'pending'")[0]["n"] == 1
+    decisions = rows(db_conn, "SELECT decision FROM events WHERE wa_message_id = %s", body["data"]["key"]["id"])
+    assert sorted(e["decision"] for e in decisions) == ["duplicate"] * 3 + ["reply"]
 
 
 def test_a_receipt_redelivered_is_a_duplicate_too(deliver, tenant):
