@@ -18,7 +18,7 @@ DEFAULT_MAX_ATTEMPTS = 3
 
 
 def _body() -> dict:
-    # recover may come with an empty body may come with an empty body
+    # recover may come with an empty body
     return json_body() if request.get_data() else {}
 
 

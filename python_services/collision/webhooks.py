@@ -25,7 +25,7 @@ from ..common.settings import effective_settings
 from ..common.web import json_body
 from . import tokens
 from .decide import Facts, Verdict, decide
-from .normalize import Event, clean_jid, normalize
+from .normalize import Event, normalize
 
 bp = Blueprint("webhooks", __name__)
 protect(bp)
