@@ -15,6 +15,7 @@ from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
 from python_services.collision import tokens
+from python_services.common.db import close_pool
 from python_services.evolution.app import create_app as create_evolution
 from python_services.sandbox.app import create_app as create_sandbox
 
@@ -160,8 +161,23 @@ def evolution_config(service_config):
 
 
 @pytest.fixture
-def evolution(evolution_config):
-    return create_evolution(evolution_config).test_client()
+def make_app():
+    """factory(config) -> app, its database pool closed after the test (many
+    apps per run must not pile up connections)."""
+    apps = []
+
+    def make(factory, config):
+        apps.append(factory(config))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        close_pool(app)
+
+
+@pytest.fixture
+def evolution(make_app, evolution_config):
+    return make_app(create_evolution, evolution_config).test_client()
 
 
 NO_TYPING = {"typing": False}

@@ -14,8 +14,8 @@ from .conftest import INSTANCE
 
 
 @pytest.fixture
-def collision(service_config):
-    return create_collision({**service_config, "n8n_webhook_url": "http://n8n.test:5678/"}).test_client()
+def collision(make_app, service_config):
+    return make_app(create_collision, {**service_config, "n8n_webhook_url": "http://n8n.test:5678/"}).test_client()
 
 
 def stored_hash(db_conn, tenant_id):

@@ -17,8 +17,8 @@ from .conftest import CHAT, INSTANCE, NUMBER, SANDBOX_KEY, LocalServer
 
 
 @pytest.fixture
-def collision_server(service_config):
-    server = LocalServer(create_collision(service_config))
+def collision_server(make_app, service_config):
+    server = LocalServer(make_app(create_collision, service_config))
     yield server
     server.stop()
 

@@ -18,8 +18,8 @@ def forward(collision, service_headers, delivered):
 
 
 def test_customer_bot_and_owner_take_turns_on_the_sandbox(
-        service_config, service_headers, admin_headers, evolution, sandbox, receiver, tenant):
-    collision = create_collision(service_config).test_client()
+        make_app, service_config, service_headers, admin_headers, evolution, sandbox, receiver, tenant):
+    collision = make_app(create_collision, service_config).test_client()
     row = tenant({"typing": False, "debounce_seconds": 0})
     connected = collision.post(f"/api/tenants/{row['id']}/connect", json={"webhook_url": receiver.url},
                                headers=admin_headers)

@@ -125,11 +125,11 @@ def test_an_unreachable_gateway_is_a_failed_outcome_not_a_crash(
 
 
 def test_a_gateway_slower_than_the_timeout_is_retried_then_failed(
-        service_config, service_headers, sandbox, tenant, reply_token, db_conn):
+        make_app, service_config, service_headers, sandbox, tenant, reply_token, db_conn):
     from python_services.evolution.app import create_app
 
-    client = create_app({**service_config, "EVO_TIMEOUT": "0.3", "EVO_SEND_ATTEMPTS": "2",
-                         "EVO_RETRY_BACKOFF": "0.001"}).test_client()
+    client = make_app(create_app, {**service_config, "EVO_TIMEOUT": "0.3", "EVO_SEND_ATTEMPTS": "2",
+                                   "EVO_RETRY_BACKOFF": "0.001"}).test_client()
     sandbox.knobs(send_delay_ms=800)
     token = reply_token(tenant())
     answer = send(client, service_headers, token)
