@@ -6,4 +6,13 @@ from ..common.web import create_base_app
 
 def create_app(test_config: dict | None = None):
     app = create_base_app("llm", test_config)
+    from . import routes
+    from .providers import LlmOptions
+    from .usage import load_prices
+
+    # read once, and a malformed LLM_MAX_RETRIES or LLM_PRICES stops the start
+    app.extensions["llm_options"] = LlmOptions.from_config(app.config["HF"])
+    app.extensions["llm_prices"] = load_prices(app.config["HF"].env)
+    app.register_blueprint(routes.reply_bp)
+    app.register_blueprint(routes.usage_bp)
     return app

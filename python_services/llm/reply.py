@@ -1,0 +1,153 @@
+"""One reply, start to end: is the token still the one to answer, what is
+the conversation, what does the provider chain say, and what is recorded.
+
+No database connection is held while a provider thinks: one short
+transaction reads, another records."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..collision.tokens import check_token, fail_token, record_llm_result
+from ..common import db
+from ..common.errors import ApiError
+from ..common.logs import log_event
+from ..common.settings import effective_settings
+from . import history, prompt, providers
+from .postprocess import finish_reply
+
+log = logging.getLogger("hybridflow.llm")
+
+
+@dataclass
+class Request:
+    """Everything a provider needs, read from Postgres in one transaction."""
+    token_id: str
+    tenant: dict
+    settings: dict
+    system: str
+    conversation: list[dict]
+    customer_text: str
+
+
+@dataclass
+class Attempt:
+    provider: str
+    model: str
+    error: str
+
+
+@dataclass
+class Result:
+    outcome: str  # text | handoff | failed
+    provider: str | None = None
+    model: str | None = None
+    text: str = ""
+    handoff: bool = False
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: int = 0
+    error: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+def load_request(cur, token_id: str, check: dict, now=None) -> Request:
+    cur.execute(
+        "SELECT id, business_name, system_prompt, llm_provider, llm_model, settings FROM tenants WHERE id = %s",
+        (check["tenant_id"],),
+    )
+    tenant = cur.fetchone()
+    if tenant is None:  # the token's foreign key makes this a race with a deletion
+        raise ApiError(404, "not_found", f"no tenant {check['tenant_id']}", "reply_token")
+    settings = effective_settings(tenant["settings"])
+    session = history.load_session(cur, check["tenant_id"], check["chat_id"]) or {"id": None, "customer_name": ""}
+    rows = history.load_history(cur, session["id"], token_id, int(settings["history_messages"]))
+    burst = history.burst_lines(check)
+    conversation = history.build_conversation(rows, burst, int(settings["history_messages"]))
+    variables = prompt.prompt_variables(
+        business_name=tenant["business_name"], customer_name=session["customer_name"],
+        timezone_name=settings["timezone"], now=now,
+    )
+    system = prompt.build_system_prompt(tenant["system_prompt"], variables, int(settings["max_reply_chars"]))
+    return Request(token_id, tenant, settings, system, conversation, "\n".join(burst))
+
+
+def generate(request: Request, options: providers.LlmOptions) -> Result:
+    """The tenant's provider, then its fallbacks, until one gives a reply
+    worth sending. An empty reply counts as that provider's failure."""
+    settings = request.settings
+    attempts: list[Attempt] = []
+    started = time.perf_counter()
+    if not request.customer_text.strip():
+        return Result("failed", error="nothing to answer: the reply token has no customer message")
+    chain = providers.provider_chain(request.tenant["llm_provider"], settings.get("fallback_providers"))
+    for name in chain:
+        try:
+            target = providers.resolve_target(name, tenant=request.tenant, settings=settings, options=options)
+            completion = providers.complete(
+                target, system=request.system, conversation=request.conversation,
+                customer_text=request.customer_text, settings=settings, options=options,
+            )
+        except providers.ProviderError as exc:
+            attempts.append(Attempt(exc.provider, exc.model, exc.message))
+            continue
+        reply = finish_reply(completion.text, max_chars=int(settings["max_reply_chars"]),
+                             handoff_message=settings.get("handoff_message") or "")
+        latency = round((time.perf_counter() - started) * 1000)
+        if not reply.text and not reply.handoff:
+            attempts.append(Attempt(completion.provider, completion.model, "empty reply"))
+            continue
+        return Result(
+            "handoff" if reply.handoff else "text", completion.provider, completion.model, reply.text,
+            reply.handoff, completion.tokens_in, completion.tokens_out, latency, attempts=attempts,
+        )
+    latency = round((time.perf_counter() - started) * 1000)
+    error = "; ".join(f"{a.provider} ({a.model}): {a.error}" for a in attempts) or "no provider configured"
+    last = attempts[-1] if attempts else Attempt(None, None, "")
+    return Result("failed", last.provider, last.model, latency_ms=latency, error=error, attempts=attempts)
+
+
+def answer(result: Result) -> dict:
+    tried = [{"provider": a.provider, "model": a.model, "error": a.error} for a in result.attempts]
+    if result.outcome == "failed":
+        return {"outcome": "failed", "error": result.error, "provider": result.provider,
+                "model": result.model, "tried": tried}
+    return {
+        "outcome": result.outcome, "text": result.text, "handoff": result.handoff,
+        "provider": result.provider, "model": result.model,
+        "tokens_in": result.tokens_in, "tokens_out": result.tokens_out, "latency_ms": result.latency_ms,
+        "tried": tried,
+    }
+
+
+def reply_to_token(token_id: str, options: providers.LlmOptions, now=None) -> dict:
+    """POST /reply: the answer for the flow, with every outcome recorded on the token."""
+    with db.transaction() as cur:
+        check = check_token(cur, token_id)
+        if not check["newest"]:
+            return {"outcome": "superseded", "state": check["state"], "reason": check["reason"]}
+        request = load_request(cur, token_id, check, now)
+
+    result = generate(request, options)
+
+    with db.transaction() as cur:
+        record_llm_result(
+            cur, token_id, provider=result.provider, model=result.model, outcome=result.outcome,
+            tokens_in=result.tokens_in, tokens_out=result.tokens_out, latency_ms=result.latency_ms,
+            text=result.text or None, handoff=result.handoff,
+        )
+        if result.outcome == "failed":
+            # an already ended token keeps its end (fail_token is idempotent)
+            ended = fail_token(cur, token_id, result.error)
+            after = {"newest": ended["state"] == "failed", **ended}
+        else:
+            # a newer message or a person may have come while the model thought
+            after = check_token(cur, token_id)
+    log_event(log, "reply", tenant=check["tenant_id"], chat=check["chat_id"], reply_token=str(token_id),
+              outcome=result.outcome, provider=result.provider, model=result.model,
+              tokens_in=result.tokens_in, tokens_out=result.tokens_out, latency_ms=result.latency_ms,
+              error=result.error, tried=len(result.attempts))
+    if not after["newest"]:
+        return {"outcome": "superseded", "state": after["state"], "reason": after["reason"]}
+    return answer(result)
