@@ -13,12 +13,13 @@ import pytest
 
 import hashlib
 import json
+from python_services.common import db as service_db
 from python_services.common.config import read_environment
 from python_services.common.migrate import migrate
 
 psycopg2.extras.register_uuid()
 
-APP_TABLES = ("outbound", "events", "messages", "reply_tokens", "chat_aliases", "sessions", "tenants")
+APP_TABLES = ("flow_errors", "outbound", "events", "messages", "reply_tokens", "chat_aliases", "sessions", "tenants")
 
 
 def _server_url() -> str:
@@ -54,6 +55,14 @@ def database_url():
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_service_pools():
+    """Every app a test made gives its connections back when the test ends,
+    so long suites stay under the server's connection limit."""
+    yield
+    service_db.close_all_pools()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from ..common.web import create_base_app
 
 def create_app(test_config: dict | None = None):
     app = create_base_app("collision", test_config)
-    from . import events, replies, sessions, tenants, webhooks
+    from . import connect, events, flow_errors, replies, sessions, tenants, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(replies.bp)
@@ -15,5 +15,6 @@ def create_app(test_config: dict | None = None):
     app.register_blueprint(sessions.bp)
     app.register_blueprint(sessions.cron_bp)
     app.register_blueprint(events.bp)
-    from . import connect; app.register_blueprint(connect.bp)  # noqa: E702  POST /api/tenants/<id>/connect
+    app.register_blueprint(connect.bp)
+    app.register_blueprint(flow_errors.bp)
     return app

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import current_app, Blueprint, jsonify, request
 
 from ..common import db
 from ..common.auth import protect
@@ -51,7 +51,8 @@ def evolution_webhook():
                 raise ApiError(401, "unauthorized", f"missing or wrong {SECRET_HEADER} header", SECRET_HEADER)
             now = db_now(cur)
             event = normalize(body, now)
-            answer = record_webhook(cur, tenant, event, now, started)
+            answer = record_webhook(cur, tenant, event, now, started,
+                                    reply_margin=current_app.config["HF"].reply_deadline_margin)
     except ApiError as err:
         # nothing was stored; the log line says why (never the secret itself)
         log_context(decision="refused", reason=err.code, status=err.status)
@@ -217,7 +218,8 @@ def touch_session(cur, session_id, event: Event, verdict: Verdict) -> None:
 # ---------------------------------------------------------------- the transaction
 
 
-def record_webhook(cur, tenant: dict, event: Event, now, started: float) -> dict:
+def record_webhook(cur, tenant: dict, event: Event, now, started: float,
+                   reply_margin: float = tokens.RECOVERY_MARGIN_SECONDS) -> dict:
     settings = effective_settings(tenant["settings"])
     tenant_id = tenant["id"]
     chat_id = resolve_chat(cur, tenant_id, event)
@@ -246,7 +248,7 @@ def record_webhook(cur, tenant: dict, event: Event, now, started: float) -> dict
         chat = tokens.lock_session(cur, tenant_id, chat_id)
         verdict = decide(event, chat, settings, facts)
 
-    message_id, token = apply(cur, tenant_id, chat, chat_id, event, verdict, settings)
+    message_id, token = apply(cur, tenant_id, chat, chat_id, event, verdict, settings, reply_margin)
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     finish_event(cur, event_id, chat_id, verdict.author or event.author, verdict, message_id,
                  token["id"] if token else None, duration_ms)
@@ -275,7 +277,8 @@ def needs_session(verdict: Verdict) -> bool:
                 or verdict.decision == "command")
 
 
-def apply(cur, tenant_id, chat, chat_id, event: Event, verdict: Verdict, settings) -> tuple[int | None, dict | None]:
+def apply(cur, tenant_id, chat, chat_id, event: Event, verdict: Verdict, settings,
+          reply_margin: float = tokens.RECOVERY_MARGIN_SECONDS) -> tuple[int | None, dict | None]:
     """The verdict's effects, on the locked session."""
     if event.kind in ("edit", "revoke"):
         return (apply_edit(cur, tenant_id, event) if verdict.decision == "ignore" and event.target_id else None), None
@@ -293,7 +296,8 @@ def apply(cur, tenant_id, chat, chat_id, event: Event, verdict: Verdict, setting
 
     token = None
     if verdict.reply:
-        deadline = settings["debounce_seconds"] + tokens.RECOVERY_MARGIN_SECONDS
+        # past this the recovery flow takes the reply up again
+        deadline = settings["debounce_seconds"] + reply_margin
         token = tokens.create_token(cur, chat, deadline)
     message_id = None
     if verdict.store_message:

@@ -55,6 +55,9 @@ class Config:
     # seconds; a call between services must never hang the caller
     http_timeout: float = 30.0
     llm_timeout: float = 60.0
+    # how long a reply may take beyond its debounce wait before the recovery
+    # flow takes it up again (n8n keeps short waits only in memory)
+    reply_deadline_margin: float = 120.0
     # the full environment, for the few service-specific settings
     # (ANTHROPIC_API_KEY, price tables, ...) read by that service alone
     env: dict = field(default_factory=dict, repr=False, compare=False)
@@ -76,6 +79,7 @@ class Config:
             log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
             http_timeout=_float(env, "HTTP_TIMEOUT", cls.http_timeout),
             llm_timeout=_float(env, "LLM_TIMEOUT", cls.llm_timeout),
+            reply_deadline_margin=_float(env, "REPLY_DEADLINE_MARGIN_SECONDS", cls.reply_deadline_margin),
             env=env,
         )
 

@@ -2,7 +2,9 @@
 (so after gunicorn forks), a connection per transaction, given back at once."""
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from contextlib import contextmanager
 
 import psycopg2
@@ -14,14 +16,24 @@ psycopg2.extras.register_uuid()
 
 _POOL_KEY = "hybridflow_db_pool"
 _pool_lock = threading.Lock()
+# every pool this process opened, so that exit (and a test's teardown) closes
+# them all; weak, so an app that is gone takes its pool along
+_open_pools: "weakref.WeakSet[psycopg2.pool.ThreadedConnectionPool]" = weakref.WeakSet()
 
 
 def init_app(app) -> None:
+    # opened on first use, never at import or app creation: gunicorn forks
+    # after create_app(), and each worker must open its own
     app.extensions[_POOL_KEY] = None
-    # the pool must not survive a fork: gunicorn workers each open their own
-    import atexit
 
-    atexit.register(lambda: close_pool(app))
+
+def close_all_pools() -> None:
+    for pool in list(_open_pools):
+        if not pool.closed:
+            pool.closeall()
+
+
+atexit.register(close_all_pools)
 
 
 def get_pool(app=None) -> psycopg2.pool.ThreadedConnectionPool:
@@ -38,6 +50,7 @@ def get_pool(app=None) -> psycopg2.pool.ThreadedConnectionPool:
                     application_name=app.name,
                 )
                 app.extensions[_POOL_KEY] = pool
+                _open_pools.add(pool)
     return pool
 
 
@@ -45,7 +58,8 @@ def close_pool(app) -> None:
     pool = app.extensions.get(_POOL_KEY)
     if pool is not None:
         app.extensions[_POOL_KEY] = None
-        pool.closeall()
+        if not pool.closed:
+            pool.closeall()
 
 
 @contextmanager
