@@ -50,14 +50,15 @@ def start(name: str, argv: list[str], env: dict, log_file: Path, pidfile: Path, 
     return proc.pid
 
 
-def stop(pidfile: Path, timeout: float = 20.0) -> bool:
-    """SIGTERM to the process group, SIGKILL after the timeout. True if it was running."""
+def stop(pidfile: Path, timeout: float = 20.0, crash: bool = False) -> bool:
+    """SIGTERM to the process group, SIGKILL after the timeout (at once when
+    crash is set, as a crash would end it). True if it was running."""
     pid = read_pid(pidfile)
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return False
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGKILL if crash else signal.SIGTERM)
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout

@@ -267,9 +267,10 @@ class Stack:
             procs.start(name, self.n8n_command() + ["worker"], worker_env, self.log_file(name),
                         self.pidfile(name), cwd=self.root)
 
-    def stop_n8n(self) -> list[str]:
+    def stop_n8n(self, crash: bool = False) -> list[str]:
         names = ["n8n"] + [p.stem for p in sorted(self.run_dir.glob("n8n-worker-*.pid"))]
-        return [n for n in names if procs.stop(self.pidfile(n))]
+        # n8n's graceful shutdown waits up to 30 s for running executions
+        return [n for n in names if procs.stop(self.pidfile(n), timeout=40, crash=crash)]
 
     def wait_n8n(self, timeout: float = 180) -> None:
         base = self.url("n8n")

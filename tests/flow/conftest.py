@@ -56,6 +56,13 @@ class FlowStack(Stack):
         headers = {"X-Webhook-Secret": secret} if secret is not None else {}
         return requests.post(self.url("n8n") + "/webhook/evolution", json=body, headers=headers, timeout=60)
 
+    def restart_n8n(self, crash: bool = True) -> None:
+        """Kills n8n (and its workers) mid-flight and starts it again, as a crash would."""
+        self.stop_n8n(crash=crash)
+        self.start_n8n()
+        self.wait_n8n(timeout=240)
+        time.sleep(1)
+
     def db(self):
         conn = psycopg2.connect(self.database_url, cursor_factory=psycopg2.extras.RealDictCursor)
         conn.autocommit = True
@@ -94,6 +101,8 @@ def flow_stack(tmp_path_factory):
         "LLM_MAX_RETRIES": "1",
         "SANDBOX_API_KEY": "sandbox-key",
         "QUEUE_BULL_PREFIX": f"hf-test-{suffix}",
+        # a reply not finished 10 s after its debounce wait is taken up by the recovery flow
+        "REPLY_DEADLINE_MARGIN_SECONDS": "10",
     }
     try:
         stack.ensure_postgres()

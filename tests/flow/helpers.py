@@ -76,6 +76,11 @@ class Chat:
         return self.query("SELECT id, state, reason, error FROM reply_tokens WHERE tenant_id = %s AND chat_id = %s"
                           " ORDER BY created_at", self.tenant["id"], self.chat_id)
 
+    def tokens_attempts(self) -> list[int]:
+        return [r["attempts"] for r in self.query(
+            "SELECT attempts FROM reply_tokens WHERE tenant_id = %s AND chat_id = %s ORDER BY created_at",
+            self.tenant["id"], self.chat_id)]
+
     def all_tokens_ended(self) -> bool:
         tokens = self.tokens()
         return bool(tokens) and all(t["state"] not in ("pending", "claimed") for t in tokens)
@@ -98,6 +103,10 @@ def new_chat(stack, settings: dict | None = None, provider: str = "anthropic") -
         "llm_model": "claude-test" if provider == "anthropic" else "",
         "settings": {"debounce_seconds": 0, "typing": False, **(settings or {})},
     }
+    # the phone's instance exists on the sandbox before HybridFlow is connected to it
+    made = requests.post(stack.url("sandbox") + "/sandbox/instances",
+                         json={"instance": instance, "business_name": "Flow Test Shop"}, timeout=10)
+    assert made.status_code in (200, 201), made.text
     resp = stack.admin("POST", "/api/tenants", json=body)
     assert resp.status_code == 201, resp.text
     tenant = resp.json()
