@@ -54,7 +54,8 @@ class Config:
     log_level: str = "INFO"
     # seconds; a call between services must never hang the caller
     http_timeout: float = 30.0
-    llm_timeout: float = 60.0
+    # seconds per provider call (the SDKs retry on top: see LLM_MAX_RETRIES)
+    llm_timeout: float = 30.0
     # how long a reply may take beyond its debounce wait before the recovery
     # flow takes it up again (n8n keeps short waits only in memory)
     reply_deadline_margin: float = 120.0

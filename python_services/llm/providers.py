@@ -41,6 +41,9 @@ class LlmOptions:
     env: dict
     timeout: float
     max_retries: int
+    # the whole reply, fallbacks included, must end before the caller gives up
+    # (gunicorn and n8n's HTTP node allow 120 s): past this only offline runs
+    reply_budget: float = 90.0
 
     @classmethod
     def from_config(cls, cfg) -> "LlmOptions":
@@ -51,7 +54,12 @@ class LlmOptions:
             raise ValueError(f"LLM_MAX_RETRIES must be a whole number, got {raw!r}") from None
         if retries < 0:
             raise ValueError("LLM_MAX_RETRIES must not be negative")
-        return cls(env=dict(cfg.env), timeout=float(cfg.llm_timeout), max_retries=retries)
+        raw_budget = cfg.env.get("LLM_REPLY_BUDGET_SECONDS")
+        try:
+            budget = 90.0 if raw_budget in (None, "") else float(raw_budget)
+        except ValueError:
+            raise ValueError(f"LLM_REPLY_BUDGET_SECONDS must be a number, got {raw_budget!r}") from None
+        return cls(env=dict(cfg.env), timeout=float(cfg.llm_timeout), max_retries=retries, reply_budget=budget)
 
 
 @dataclass(frozen=True)

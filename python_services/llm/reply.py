@@ -83,6 +83,9 @@ def generate(request: Request, options: providers.LlmOptions) -> Result:
         return Result("failed", error="nothing to answer: the reply token has no customer message")
     chain = providers.provider_chain(request.tenant["llm_provider"], settings.get("fallback_providers"))
     for name in chain:
+        if name != "offline" and time.perf_counter() - started > options.reply_budget:
+            attempts.append(Attempt(name, None, f"skipped: the reply's {options.reply_budget:g}s budget is spent"))
+            continue
         try:
             target = providers.resolve_target(name, tenant=request.tenant, settings=settings, options=options)
             completion = providers.complete(

@@ -125,3 +125,19 @@ def test_an_empty_reply_with_no_fallback_left_fails_the_token(chat, tenant, set_
     answer = reply(chat.customer_says("Hi"))
     assert answer["outcome"] == "failed" and answer["error"].endswith("empty reply")
     assert token_row(chat.token)["state"] == "failed"
+
+
+def test_once_the_replys_time_budget_is_spent_only_offline_is_tried(
+        chat, tenant, set_tenant, make_app, service_headers, fake_llm):
+    # one slow failing provider eats the budget: openai is skipped, offline hands over
+    set_tenant(tenant, settings={"fallback_providers": ["openai", "offline"],
+                                 "handoff_message": "A person will answer you soon."})
+    fake_llm.enqueue({"status": 500, "api": "anthropic", "times": 3, "delay": 0.2})
+    client = make_app(LLM_REPLY_BUDGET_SECONDS="0.3").test_client()
+
+    answer = client.post("/reply", json={"reply_token": chat.customer_says("Hello")}, headers=service_headers).get_json()
+
+    assert (answer["outcome"], answer["provider"]) == ("handoff", "offline")
+    assert [t["provider"] for t in answer["tried"]] == ["anthropic", "openai"]
+    assert "budget is spent" in answer["tried"][1]["error"]
+    assert fake_llm.requests_to("openai") == []
