@@ -82,17 +82,17 @@ def _reap(pid: int) -> None:
         pass
 
 
+def _pgid_of(pid: int) -> int | None:
+    """The process group of a live (non-zombie) process, else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[2])
+
+
 def _group_alive(pgid: int) -> bool:
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return any(p.name.isdigit() and _pgid_of(int(p.name)) == pgid for p in Path("/proc").iterdir())
 
 
 def wait_until(what: str, check, timeout: float, interval: float = 0.25, pidfile: Path | None = None, log_file: Path | None = None):

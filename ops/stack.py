@@ -25,7 +25,9 @@ from . import postgres, procs
 from .flows import render_credentials
 
 SERVICES = ("collision", "llm", "evolution", "sandbox")
-DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "sandbox": 8090, "n8n": 5678}
+DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "sandbox": 8090, "n8n": 5678,
+                 # n8n's task broker (its Code node runner); each n8n process on a machine needs its own
+                 "n8n_broker": 5679}
 # generated once into .env when unset; never printed except the admin token
 GENERATED_SECRETS = ("SERVICE_TOKEN", "ADMIN_TOKEN", "N8N_ENCRYPTION_KEY")
 # n8n settings that were needed or paid off on these machines (see README)
@@ -80,7 +82,7 @@ class Stack:
         env = read_environment()
         stack = cls(env=env)
         for name in DEFAULT_PORTS:
-            key = f"{name.upper()}_PORT"
+            key = "N8N_RUNNERS_BROKER_PORT" if name == "n8n_broker" else f"{name.upper()}_PORT"
             if env.get(key):
                 stack.ports[name] = int(env[key])
         if env.get("DATABASE_URL"):
@@ -103,7 +105,7 @@ class Stack:
         return self.logs_dir / f"{name}.log"
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
+        return f"http://127.0.0.1:{self.ports.get(name, DEFAULT_PORTS[name])}"
 
     @property
     def database_url(self) -> str:
@@ -204,6 +206,7 @@ class Stack:
             env.setdefault(k, v)
         env.update({
             "N8N_PORT": str(self.ports["n8n"]),
+            "N8N_RUNNERS_BROKER_PORT": str(self.ports["n8n_broker"]),
             "WEBHOOK_URL": env["N8N_WEBHOOK_URL"],
             "N8N_USER_FOLDER": str(self.data_dir / "n8n"),
             "DB_POSTGRESDB_HOST": srv.hostname or "127.0.0.1",
@@ -263,7 +266,9 @@ class Stack:
                     self.pidfile("n8n"), cwd=self.root)
         for i in range(self.queue_workers):
             name = f"n8n-worker-{i + 1}"
-            worker_env = {**self.n8n_env(), "QUEUE_HEALTH_CHECK_ACTIVE": "false"}
+            worker_env = {**self.n8n_env(), "QUEUE_HEALTH_CHECK_ACTIVE": "false",
+                          "N8N_RUNNERS_BROKER_PORT": str(self.ports.get(f"n8n_broker_{i + 1}",
+                                                                        self.ports["n8n_broker"] + 1 + i))}
             procs.start(name, self.n8n_command() + ["worker"], worker_env, self.log_file(name),
                         self.pidfile(name), cwd=self.root)
 

@@ -13,3 +13,6 @@ keepalive = 75
 accesslog = None  # the app writes its own JSON request lines
 errorlog = "-"
 preload_app = False  # pools open after the fork
+# gunicorn 27's control socket defaults to one path per user: several services
+# (and test stacks) on one machine would fight over it, and none is used
+control_socket_disable = True

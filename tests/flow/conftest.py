@@ -81,7 +81,8 @@ def flow_stack(tmp_path_factory):
     stack = FlowStack(
         root=PROJECT_ROOT,
         data_dir=Path(data_dir),
-        ports={name: free_port() for name in ("collision", "llm", "evolution", "sandbox", "n8n")},
+        ports={name: free_port() for name in ("collision", "llm", "evolution", "sandbox", "n8n", "n8n_broker",
+                                              "n8n_broker_1", "n8n_broker_2")},
         app_db=f"hf_flow_{suffix}",
         n8n_db=f"hf_flow_n8n_{suffix}",
         server_url=postgres.with_database(_server_url(), "postgres"),
