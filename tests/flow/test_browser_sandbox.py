@@ -1,0 +1,104 @@
+"""The sandbox page in a real browser: headless Debian Chromium, driven by
+Selenium through /usr/bin/chromedriver, against the flow stack's sandbox, n8n
+and the fake LLM. It lives with the flow tests so the session shares their one
+n8n. Without Chromium it fails (`make test` installs it; `make chromium`)."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from .helpers import FakeLLMControl, new_chat, wait_for
+
+pytestmark = [pytest.mark.flow, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT_SECONDS = 30
+
+
+@pytest.fixture
+def browser(tmp_path):
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: run `make chromium` (Debian's chromium and chromium-driver)")
+    # the driver path is given, so Selenium Manager is skipped; offline in case it is ever asked
+    os.environ["SE_OFFLINE"] = "true"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")),
+                              options=options)
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_on_the_sandbox_page_the_bot_answers_the_customer_and_goes_quiet_when_the_owner_writes(
+        flow_stack, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    FakeLLMControl(flow_stack.fake_llm_url).reset()  # the default answer: "fake reply to: <text>"
+    chat = new_chat(flow_stack, settings={"debounce_seconds": 0, "typing": False})
+    wait = WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.2)
+
+    def testid(name):
+        return browser.find_element(By.CSS_SELECTOR, f"[data-testid={name}]")
+
+    def messages(phone, author):
+        """The texts of one phone's bubbles by one author (without the author tag and the clock)."""
+        return browser.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => [...e.childNodes]"
+            ".filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent).join(''))",
+            f"[data-testid={phone}-messages] [data-testid=message][data-author={author}]")
+
+    try:
+        browser.get(flow_stack.url("sandbox") + "/")
+        # the tenant's phone and a customer number, chosen on the page
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#instance-select option[value='{chat.instance}']"),
+                   "the tenant's instance in the list")
+        Select(testid("instance-select")).select_by_value(chat.instance)
+        number = testid("number-input")
+        number.clear()
+        number.send_keys(chat.number, Keys.TAB)
+        wait.until(lambda d: chat.number in d.find_element(By.ID, "owner-title").text, "the customer number taken")
+
+        testid("customer-input").send_keys("Do you open on Sundays?")
+        testid("customer-send").click()
+        wait.until(lambda d: messages("customer", "customer") == ["Do you open on Sundays?"], "the customer's message")
+        wait.until(lambda d: messages("customer", "bot"), "the bot's reply")
+        assert len(messages("customer", "bot")) == 1
+        reply = messages("customer", "bot")[0]
+        assert reply == "fake reply to: Do you open on Sundays?", reply
+        wait.until(lambda d: messages("owner", "bot") == [reply], "the reply on the owner's phone too")
+        assert testid("paused-marker").get_attribute("data-paused") != "true"
+
+        testid("owner-input").send_keys("Hi, João from the shop here: yes, 10 to 4.")
+        testid("owner-send").click()
+        wait.until(lambda d: messages("owner", "owner") == ["Hi, João from the shop here: yes, 10 to 4."],
+                   "the owner's message")
+        wait.until(lambda d: d.find_element(By.ID, "paused-marker").get_attribute("data-paused") == "true",
+                   "the chat marked paused")
+        assert testid("paused-marker").is_displayed()
+        assert testid("bot-state").get_attribute("data-paused") == "true"
+        # HybridFlow's own state, not just the page's
+        wait_for("the session paused in the database", lambda: (chat.session() or {}).get("paused"))
+        shot = tmp_path / "sandbox-page.png"
+        browser.save_screenshot(str(shot))
+        print(f"screenshot of the sandbox page: {shot}")
+    except Exception:
+        shot = tmp_path / "sandbox-page-failure.png"
+        browser.save_screenshot(str(shot))
+        print(f"screenshot of the sandbox page at the failure: {shot}")
+        raise
