@@ -84,6 +84,22 @@ def db_conn(clean_db):
     conn.close()
 
 
+@pytest.fixture
+def tx(clean_db):
+    """tx(fn, *args): runs fn(cur, *args) in its own committed transaction, on
+    its own connection, as the services do."""
+
+    def run(fn, *args, **kwargs):
+        conn = psycopg2.connect(clean_db, cursor_factory=psycopg2.extras.RealDictCursor)
+        try:
+            with conn, conn.cursor() as cur:
+                return fn(cur, *args, **kwargs)
+        finally:
+            conn.close()
+
+    return run
+
+
 SERVICE_TOKEN = "test-service-token"
 ADMIN_TOKEN = "test-admin-token"
 

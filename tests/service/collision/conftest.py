@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import psycopg2
-import psycopg2.extras
 import pytest
 
 from python_services.collision import tokens
@@ -37,20 +35,6 @@ def tenant(make_tenant):
     return make_tenant()
 
 
-@pytest.fixture
-def tx(clean_db):
-    """tx(fn, *args): runs fn(cur, *args) in its own committed transaction, on
-    its own connection, as the llm and evolution services do."""
-
-    def run(fn, *args, **kwargs):
-        conn = psycopg2.connect(clean_db, cursor_factory=psycopg2.extras.RealDictCursor)
-        try:
-            with conn, conn.cursor() as cur:
-                return fn(cur, *args, **kwargs)
-        finally:
-            conn.close()
-
-    return run
 
 
 def add_message(cur, tenant_id, chat_id, wa_id, text, author="customer", token_id=None):

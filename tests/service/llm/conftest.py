@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import psycopg2
-import psycopg2.extras
 import pytest
 
 from python_services.collision import tokens
@@ -75,19 +73,6 @@ def tenant(make_tenant):
     return make_tenant(system_prompt="You are the assistant of {business_name}.", llm_provider="anthropic")
 
 
-@pytest.fixture
-def tx(clean_db):
-    """tx(fn, *args): fn(cur, *args) in its own committed transaction."""
-
-    def run(fn, *args, **kwargs):
-        conn = psycopg2.connect(clean_db, cursor_factory=psycopg2.extras.RealDictCursor)
-        try:
-            with conn, conn.cursor() as cur:
-                return fn(cur, *args, **kwargs)
-        finally:
-            conn.close()
-
-    return run
 
 
 class Chat:
