@@ -6,7 +6,7 @@ import pytest
 
 from python_services.common.config import PROJECT_ROOT
 
-FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "evolution"
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "webhooks"
 SECRET = "flow-webhook-secret"
 
 

@@ -13,12 +13,13 @@ from python_services.common.settings import DEFAULT_SETTINGS
 from python_services.evolution.client import EvolutionClient, EvolutionError, describe_error
 from python_services.evolution.sending import phone_number, split_reply, typing_delay_ms
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "evolution"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evolution_api"
 BASE = "http://evo.test"
 
 
 def fixture(name):
-    return json.loads((FIXTURES / name).read_text())
+    folder = FIXTURES if name.startswith("api_") else FIXTURES.parent / "webhooks"
+    return json.loads((folder / name).read_text())
 
 
 @pytest.mark.parametrize("text, parts", [

@@ -23,12 +23,13 @@ SANDBOX_KEY = "sandbox-test-key"
 INSTANCE = "acme-store"
 NUMBER = "5511987654321"
 CHAT = f"{NUMBER}@s.whatsapp.net"
-# the recorded Evolution payloads live in shared/, beside the repository
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "evolution"
+# recorded Evolution payloads (copied from shared/fixtures/evolution)
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "evolution_api"
 
 
 def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
+    folder = FIXTURES if name.startswith("api_") else FIXTURES.parent / "webhooks"
+    return json.loads((folder / name).read_text())
 
 
 class LocalServer:
