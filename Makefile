@@ -46,15 +46,19 @@ status: venv
 migrate: venv
 	$(PY) -m python_services.common.migrate
 
+# everything, then the flow scenarios again with n8n in queue mode (Redis + a worker)
 test: venv n8n chromium
-	TEST_DATABASE_URL="$$($(PY) -m ops.stack postgres-url)" $(PY) -m pytest $(PYTEST_ARGS)
+	@export TEST_DATABASE_URL="$$($(PY) -m ops.stack postgres-url)" && \
+	  $(PY) -m pytest $(PYTEST_ARGS) && \
+	  echo "--- the flow scenarios again, n8n in queue mode ---" && \
+	  HF_TEST_QUEUE_MODE=1 $(PY) -m pytest tests/flow -m "not browser" $(PYTEST_ARGS)
 
 # without the real n8n and the browser: unit and service tests only
 test-fast: venv
 	TEST_DATABASE_URL="$$($(PY) -m ops.stack postgres-url)" $(PY) -m pytest tests/unit tests/service $(PYTEST_ARGS)
 
 test-queue: venv n8n
-	TEST_DATABASE_URL="$$($(PY) -m ops.stack postgres-url)" HF_TEST_QUEUE_MODE=1 $(PY) -m pytest tests/flow $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$($(PY) -m ops.stack postgres-url)" HF_TEST_QUEUE_MODE=1 $(PY) -m pytest tests/flow -m "not browser" $(PYTEST_ARGS)
 
 bench: venv n8n
 	TEST_DATABASE_URL="$$($(PY) -m ops.stack postgres-url)" $(PY) -m bench.run
