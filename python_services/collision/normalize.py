@@ -16,6 +16,8 @@ Facts it survives (Evolution v2.2-2.3):
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -30,6 +32,14 @@ WRAPPERS = ("ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "viewOnc
             "documentWithCaptionMessage")
 CAPTIONED = ("imageMessage", "videoMessage", "documentMessage")
 NOT_CONTENT = ("messageContextInfo", "base64", "mediaUrl", "speechToText")
+# what a real body never exceeds; beyond it a body is refused (400) or the
+# value is not taken for a JID, rather than reaching an index or a jsonb column
+MAX_DEPTH = 40
+MAX_ID_CHARS = 200
+MAX_JID_CHARS = 128
+MAX_KEY_CHARS = 300
+# what Postgres cannot store in text or jsonb: NUL, and lone UTF-16 surrogates
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,12 @@ class Event:
     dedupe_key: str | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def __post_init__(self):
+        # an absurdly long key (a huge id or status) would not fit the unique index
+        if self.dedupe_key and len(self.dedupe_key) > MAX_KEY_CHARS:
+            digest = hashlib.sha256(self.dedupe_key.encode("utf-8", "replace")).hexdigest()
+            object.__setattr__(self, "dedupe_key", f"sha256:{digest}")
+
     @property
     def chat_kind(self) -> str:
         return chat_kind(self.chat_id)
@@ -72,7 +88,7 @@ def chat_kind(jid: str | None) -> str:
 
 def clean_jid(jid) -> str | None:
     """`5511…:12@s.whatsapp.net` -> `5511…@s.whatsapp.net`; `c.us` is the phone server too."""
-    if not isinstance(jid, str) or "@" not in jid:
+    if not isinstance(jid, str) or "@" not in jid or len(jid) > MAX_JID_CHARS:
         return None
     local, _, server = jid.strip().partition("@")
     local = local.split(":", 1)[0]
@@ -84,6 +100,45 @@ def clean_jid(jid) -> str | None:
 def event_name(raw) -> str:
     # some servers send MESSAGES_UPSERT instead of messages.upsert
     return raw.strip().lower().replace("_", ".")
+
+
+# ---------------------------------------------------------------- storable input
+
+
+def _clean_text(value: str) -> str:
+    if _UNSTORABLE.search(value) is None:
+        return value
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+
+
+def _clean(value, depth: int):
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN / Infinity: Python's JSON reads them, jsonb refuses them
+    if isinstance(value, (dict, list)):
+        if depth >= MAX_DEPTH:
+            raise bad_request(f"the body is nested more than {MAX_DEPTH} levels deep", "body", "malformed")
+        if isinstance(value, dict):
+            return {_clean_text(str(k)): _clean(v, depth + 1) for k, v in value.items()}
+        return [_clean(v, depth + 1) for v in value]
+    return value
+
+
+def clean_body(body):
+    """The body as Postgres can store it: NUL characters dropped, lone
+    surrogates replaced by U+FFFD, NaN and Infinity as null; nested more than
+    MAX_DEPTH levels: the 400 that says so. Real Evolution bodies pass unchanged."""
+    return _clean(body, 0)
+
+
+def _dig(value, *keys):
+    """value[k1][k2]... through objects only; None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
 
 
 # ---------------------------------------------------------------- field readers
@@ -99,6 +154,13 @@ def _text_field(value, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise bad_request(f"{path} must be a non-empty string", path, "malformed")
     return value.strip()
+
+
+def _id_field(value, path: str) -> str:
+    value = _text_field(value, path)
+    if len(value) > MAX_ID_CHARS:
+        raise bad_request(f"{path} must be a message id (at most {MAX_ID_CHARS} characters)", path, "malformed")
+    return value
 
 
 def _from_me(key: dict, path: str, default: bool | None = None) -> bool:
@@ -139,12 +201,12 @@ def _unwrap(message: dict) -> dict:
 def message_text(message: dict) -> str | None:
     """The words of a message: the text, a caption, or a transcription."""
     message = _unwrap(message)
-    candidates = [message.get("conversation"), (message.get("extendedTextMessage") or {}).get("text")]
-    candidates += [(message.get(kind) or {}).get("caption") for kind in CAPTIONED]
+    candidates = [message.get("conversation"), _dig(message, "extendedTextMessage", "text")]
+    candidates += [_dig(message, kind, "caption") for kind in CAPTIONED]
     candidates += [
-        (message.get("buttonsResponseMessage") or {}).get("selectedDisplayText"),
-        (message.get("templateButtonReplyMessage") or {}).get("selectedDisplayText"),
-        (message.get("listResponseMessage") or {}).get("title"),
+        _dig(message, "buttonsResponseMessage", "selectedDisplayText"),
+        _dig(message, "templateButtonReplyMessage", "selectedDisplayText"),
+        _dig(message, "listResponseMessage", "title"),
         message.get("speechToText"),
     ]
     for text in candidates:
@@ -207,7 +269,7 @@ def normalize(body, received_at: datetime) -> Event:
 
 def _message_event(base: dict, data: dict, received_at: datetime) -> Event:
     key = _object(data.get("key"), "data.key")
-    wa_id = _text_field(key.get("id"), "data.key.id")
+    wa_id = _id_field(key.get("id"), "data.key.id")
     _text_field(key.get("remoteJid"), "data.key.remoteJid")
     chat_id, alias = chat_of(key)
     if clean_jid(key["remoteJid"]) is None:
@@ -232,7 +294,7 @@ def _message_event(base: dict, data: dict, received_at: datetime) -> Event:
 
     if isinstance(message.get("reactionMessage"), dict):
         reaction = message["reactionMessage"]
-        target = (reaction.get("key") or {}).get("id")
+        target = _dig(reaction, "key", "id")
         return Event(kind="reaction", wa_message_id=wa_id, author=_author(base, from_me, status),
                      message_type="reactionMessage", text=reaction.get("text") or "",
                      target_id=target if isinstance(target, str) else None,
@@ -257,8 +319,7 @@ def _protocol_message(message: dict) -> dict | None:
     message = _unwrap(message)
     protocol = message.get("protocolMessage")
     if not isinstance(protocol, dict):
-        edited = (message.get("editedMessage") or {}).get("message") or {}
-        protocol = edited.get("protocolMessage") if isinstance(edited, dict) else None
+        protocol = _dig(message, "editedMessage", "message", "protocolMessage")
     if isinstance(protocol, dict) and str(protocol.get("type")) in PROTOCOL_TYPES:
         return protocol
     return None
@@ -266,8 +327,8 @@ def _protocol_message(message: dict) -> dict | None:
 
 def _protocol_event(common: dict, protocol: dict, event_id: str, sent_at: datetime) -> Event:
     kind = PROTOCOL_TYPES[str(protocol.get("type"))]
-    target = (protocol.get("key") or {}).get("id")
-    if not isinstance(target, str) or not target:
+    target = _dig(protocol, "key", "id")
+    if not isinstance(target, str) or not target or len(target) > MAX_ID_CHARS:
         raise bad_request("the edited or deleted message's key.id is missing", "data.key.id", "malformed")
     edited = protocol.get("editedMessage")
     text = message_text(edited) if isinstance(edited, dict) else None
@@ -294,12 +355,12 @@ def _edit_event(base: dict, data: dict, own_jid, received_at: datetime) -> Event
         protocol = _protocol_message(_object(data.get("message") or {}, "data.message"))
         if protocol is None:
             raise bad_request("data.type must be MESSAGE_EDIT or REVOKE", "data.type", "malformed")
-        event_id = key.get("id") if isinstance(key.get("id"), str) else ""
+        event_id = key.get("id") if isinstance(key.get("id"), str) and len(key["id"]) <= MAX_ID_CHARS else ""
         data = protocol
     else:
         event_id = ""
     key = _object(data.get("key"), "data.key")
-    _text_field(key.get("id"), "data.key.id")
+    _id_field(key.get("id"), "data.key.id")
     chat_id, alias = chat_of(key)
     if chat_id and chat_id == clean_jid(own_jid):
         chat_id, alias = None, None
@@ -310,10 +371,10 @@ def _edit_event(base: dict, data: dict, own_jid, received_at: datetime) -> Event
 
 def _receipt_event(base: dict, data: dict) -> Event:
     """messages.update: delivery / read receipts of a message."""
-    wa_id = data.get("keyId") or data.get("messageId") or (data.get("key") or {}).get("id")
-    chat_id, alias = chat_of({"remoteJid": data.get("remoteJid") or (data.get("key") or {}).get("remoteJid")})
+    wa_id = data.get("keyId") or data.get("messageId") or _dig(data, "key", "id")
+    chat_id, alias = chat_of({"remoteJid": data.get("remoteJid") or _dig(data, "key", "remoteJid")})
     status = data.get("status") if isinstance(data.get("status"), str) else None
-    wa_id = wa_id if isinstance(wa_id, str) and wa_id else None
+    wa_id = wa_id if isinstance(wa_id, str) and 0 < len(wa_id) <= MAX_ID_CHARS else None
     return Event(kind="receipt", chat_id=chat_id, alias_jid=alias, wa_message_id=wa_id, status=status,
                  from_me=data.get("fromMe") if isinstance(data.get("fromMe"), bool) else None,
                  dedupe_key=f"messages.update:{wa_id}:{status}" if wa_id else None, **base)
@@ -322,7 +383,7 @@ def _receipt_event(base: dict, data: dict) -> Event:
 def _delete_event(base: dict, data: dict, received_at: datetime) -> Event:
     """messages.delete: the deleted message's key (sometimes under data.key)."""
     key = data.get("key") if isinstance(data.get("key"), dict) else data
-    wa_id = _text_field(key.get("id"), "data.key.id" if "key" in data else "data.id")
+    wa_id = _id_field(key.get("id"), "data.key.id" if "key" in data else "data.id")
     chat_id, alias = chat_of(key)
     return Event(kind="revoke", chat_id=chat_id, alias_jid=alias, wa_message_id=wa_id, target_id=wa_id,
                  from_me=key.get("fromMe") if isinstance(key.get("fromMe"), bool) else None,

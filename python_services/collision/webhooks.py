@@ -25,7 +25,7 @@ from ..common.settings import effective_settings
 from ..common.web import json_body
 from . import tokens
 from .decide import Facts, Verdict, decide
-from .normalize import Event, normalize
+from .normalize import Event, clean_body, normalize
 
 bp = Blueprint("webhooks", __name__)
 protect(bp)
@@ -38,7 +38,9 @@ SECRET_HEADER = "X-Webhook-Secret"
 def evolution_webhook():
     started = time.perf_counter()
     try:
-        body = json_body()
+        # what Postgres cannot store (NUL, lone surrogates, NaN) is cleaned out
+        # first, and a body nested absurdly deep refused, before any query
+        body = clean_body(json_body())
         instance = body.get("instance")
         if not isinstance(instance, str) or not instance.strip():
             raise bad_request("instance must be a non-empty string", "instance", "malformed")

@@ -60,7 +60,11 @@ def json_body() -> dict:
 
     from .errors import bad_request
 
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # the JSON decoder gives up on nesting thousands deep (silent covers ValueError only)
+        raise bad_request("the body is nested too deeply", "body", "malformed") from None
     if data is None:
         raise bad_request("the body must be JSON (Content-Type: application/json)", "body", "malformed")
     if not isinstance(data, dict):
