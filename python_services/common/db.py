@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 
 import psycopg2
 import psycopg2.extras
 import psycopg2.pool
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 psycopg2.extras.register_uuid()
 
@@ -19,6 +20,23 @@ _pool_lock = threading.Lock()
 # every pool this process opened, so that exit (and a test's teardown) closes
 # them all; weak, so an app that is gone takes its pool along
 _open_pools: "weakref.WeakSet[psycopg2.pool.ThreadedConnectionPool]" = weakref.WeakSet()
+
+
+def _add_db_time(seconds: float) -> None:
+    # the request's time in Postgres, for its log line (db_ms)
+    if has_request_context():
+        g.db_ms = g.get("db_ms", 0.0) + seconds * 1000
+
+
+class TimedCursor(psycopg2.extras.RealDictCursor):
+    """A RealDictCursor that adds the time of each statement to the request's db_ms."""
+
+    def execute(self, query, vars=None):
+        started = time.perf_counter()
+        try:
+            return super().execute(query, vars)
+        finally:
+            _add_db_time(time.perf_counter() - started)
 
 
 def init_app(app) -> None:
@@ -46,7 +64,7 @@ def get_pool(app=None) -> psycopg2.pool.ThreadedConnectionPool:
                 cfg = app.config["HF"]
                 pool = psycopg2.pool.ThreadedConnectionPool(
                     cfg.db_pool_min, cfg.db_pool_max, cfg.database_url,
-                    cursor_factory=psycopg2.extras.RealDictCursor,
+                    cursor_factory=TimedCursor,
                     application_name=app.name,
                 )
                 app.extensions[_POOL_KEY] = pool
@@ -67,12 +85,16 @@ def transaction(app=None):
     """A cursor inside one short transaction: committed on success, rolled back
     on any exception; the connection goes back to the pool either way."""
     pool = get_pool(app)
+    started = time.perf_counter()
     conn = pool.getconn()
+    _add_db_time(time.perf_counter() - started)
     broken = False
     try:
         with conn:  # commit / rollback
             with conn.cursor() as cur:
                 yield cur
+            started = time.perf_counter()
+        _add_db_time(time.perf_counter() - started)  # the commit
     except (psycopg2.OperationalError, psycopg2.InterfaceError):
         broken = True
         raise

@@ -70,6 +70,8 @@ def install_request_logging(app) -> None:
             "path": request.path,
             "status": response.status_code,
             "duration_ms": duration_ms,
+            # time spent in Postgres (statements, commits, taking a pooled connection)
+            "db_ms": round(g.db_ms, 2) if "db_ms" in g else None,
             **{k: None for k in CONTEXT_KEYS},
             **g.get("log_fields", {}),
         }

@@ -149,8 +149,16 @@ def messages():
 
 @bp.get("/sandbox/calls")
 def calls():
+    """?instance=&kind=&after=<seq>&wait=<seconds, at most 30>: with wait, the
+    answer comes as soon as a call newer than `after` is there."""
     sb = sandbox()
-    return jsonify({"calls": sb.calls_of(request.args.get("instance"), request.args.get("kind"))})
+    try:
+        after = int(request.args.get("after", 0))
+        wait = min(max(float(request.args.get("wait", 0)), 0.0), 30.0)
+    except ValueError:
+        raise bad_request("after must be a whole number and wait a number of seconds", "after") from None
+    found = sb.calls_of(request.args.get("instance"), request.args.get("kind"), after=after, wait=wait)
+    return jsonify({"calls": found, "last_seq": found[-1]["seq"] if found else after})
 
 
 @bp.get("/sandbox/deliveries")

@@ -4,8 +4,9 @@ No database; the state lives in memory, so serve it with ONE gunicorn worker
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..common import __version__
@@ -43,6 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["TESTING"] = bool(test_config)
     configure_logging("sandbox", cfg.log_level)
     opts = {**DEFAULTS, "api_key": cfg.env.get("SANDBOX_API_KEY") or DEFAULT_API_KEY,
+            # webhooks delivered at once (benchmarks raise it: the bot's echoes queue up under load)
+            "delivery_threads": int(cfg.env.get("SANDBOX_DELIVERY_THREADS") or DEFAULTS["delivery_threads"]),
             **{k: v for k, v in (test_config or {}).items() if k in DEFAULTS}}
     deliverer = Deliverer(threads=int(opts["delivery_threads"]), timeout=float(opts["webhook_timeout"]),
                           attempts=int(opts["webhook_attempts"]), backoff=float(opts["webhook_backoff"]))
@@ -58,6 +61,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         sb = current_app.extensions["sandbox"]
         return jsonify({"ok": True, "service": "sandbox", "version": __version__,
                         "checks": {"webhooks": {"ok": True, "pending": sb.deliverer.pending}}})
+
+    @app.before_request
+    def _received():
+        # the precise arrival time of every call (GET /sandbox/calls: received_at)
+        g.received_at = time.time()
 
     _install_errors(app)
     _install_call_log(app)

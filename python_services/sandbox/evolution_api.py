@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from . import payloads
 from .state import Instance, Sandbox
@@ -37,6 +37,11 @@ def sandbox() -> Sandbox:
     return current_app.extensions["sandbox"]
 
 
+def received_at() -> float:
+    """When this request came in (set before any routing, see app.py)."""
+    return g.get("received_at") or time.time()
+
+
 def _instance(name: str, kind: str, *, create_with_global_key: bool = False) -> Instance:
     """The instance of the path, once it exists and the apikey header opens it
     (refusals are logged as calls too, for the tests to see)."""
@@ -46,10 +51,10 @@ def _instance(name: str, kind: str, *, create_with_global_key: bool = False) -> 
     if inst is None and create_with_global_key and key and key == sb.api_key:
         inst = sb.ensure_instance(name)
     if inst is None:
-        sb.record_call(kind, name, _body(), 404)
+        sb.record_call(kind, name, _body(), 404, received_at())
         raise EvolutionHttpError(404, [f'The "{name}" instance does not exist'])
     if not sb.key_opens(inst, key):
-        sb.record_call(kind, name, _body(), 401)
+        sb.record_call(kind, name, _body(), 401, received_at())
         raise EvolutionHttpError(401, "Unauthorized")
     return inst
 
@@ -105,12 +110,16 @@ def send_text(instance):
             _validate(body, {"delay": (int, "Enter a value in milliseconds")})
         number = _whatsapp_number(inst, body["number"])
         failure = sb.take_send_failure()
+        stall_ms = 0
+        if not failure:
+            failure, stall_ms = sb.roll_send_fault()
         if failure:
             raise EvolutionHttpError(failure, "Connection Closed" if failure >= 500 else "refused by a sandbox knob")
     except EvolutionHttpError as err:
-        sb.record_call("sendText", inst.name, body, err.status)
+        sb.record_call("sendText", inst.name, body, err.status, received_at())
         raise
     knobs = sb.get_knobs()
+    _hold(stall_ms)
     if body.get("delay"):
         # Evolution types for `delay` ms before sending
         sb.set_typing(inst.name, number, body["delay"])
@@ -122,7 +131,8 @@ def send_text(instance):
                                      timestamp=int(time.time()), instance_id=inst.instance_id)
     event = knobs["bot_echo_event"]
     sb.add_message(inst.name, number, "bot", body["text"], msg_id, event)
-    sb.record_call("sendText", inst.name, body, 201)
+    sb.record_call("sendText", inst.name, body, 201, received_at(), message_id=msg_id,
+                   **({"stalled_ms": stall_ms} if stall_ms else {}))
 
     echo, hook_data = knobs["echo"], data
     if event == "messages.upsert":
@@ -150,9 +160,9 @@ def send_presence(instance):
             raise EvolutionHttpError(400, [[f"presence is not one of enum values: {','.join(PRESENCES)}"]])
         number = _whatsapp_number(inst, body["number"])
     except EvolutionHttpError as err:
-        sb.record_call("sendPresence", inst.name, body, err.status)
+        sb.record_call("sendPresence", inst.name, body, err.status, received_at())
         raise
-    sb.record_call("sendPresence", inst.name, body, 201)
+    sb.record_call("sendPresence", inst.name, body, 201, received_at())
     if body["presence"] in ("composing", "recording"):
         sb.set_typing(inst.name, number, body["delay"])
     # Evolution holds the call open for the whole delay
@@ -183,12 +193,12 @@ def set_webhook(instance):
         if not isinstance(events, list) or any(e not in WEBHOOK_EVENT_NAMES for e in events):
             problems.append("webhook.events contains an unknown event")
     if problems:
-        sb.record_call("webhook/set", inst.name, body, 400)
+        sb.record_call("webhook/set", inst.name, body, 400, received_at())
         raise EvolutionHttpError(400, [problems])
     if hook["enabled"] and not hook.get("events"):
         hook = {**hook, "events": list(WEBHOOK_EVENT_NAMES)}
     stored = sb.set_webhook(inst, hook)
-    sb.record_call("webhook/set", inst.name, body, 201)
+    sb.record_call("webhook/set", inst.name, body, 201, received_at())
     return jsonify(stored), 201
 
 
@@ -201,5 +211,5 @@ def find_webhook(instance):
 @bp.get("/instance/connectionState/<instance>")
 def connection_state(instance):
     inst = _instance(instance, "connectionState")
-    sandbox().record_call("connectionState", inst.name, None, 200)
+    sandbox().record_call("connectionState", inst.name, None, 200, received_at())
     return jsonify({"instance": {"instanceName": inst.name, "state": inst.state}})

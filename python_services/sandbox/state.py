@@ -3,6 +3,7 @@ webhook), the chats, the API calls received, and the test knobs. One process
 holds it: run the sandbox with ONE gunicorn worker (threads are fine)."""
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -33,7 +34,13 @@ DEFAULT_KNOBS = {
     "duplicate_webhooks": False,
     # numbers sendText/sendPresence answer 400 exists:false for
     "not_on_whatsapp": [],
+    # at random: this share of sendText calls answer fail_status (0.0-1.0) ...
+    "fail_ratio": 0.0,
+    # ... and this share of the others wait stall_ms before answering
+    "stall_ratio": 0.0,
+    "stall_ms": 0,
 }
+RATIO_KNOBS = ("fail_ratio", "stall_ratio")
 
 
 class KnobError(ValueError):
@@ -43,9 +50,13 @@ class KnobError(ValueError):
 
 
 def _check_knob(name, value):
-    if name in ("send_delay_ms", "fail_next_sends"):
+    if name in ("send_delay_ms", "fail_next_sends", "stall_ms"):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 600_000:
             raise KnobError(name, f"{name} must be a whole number from 0 to 600000")
+    elif name in RATIO_KNOBS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise KnobError(name, f"{name} must be a number from 0 to 1")
+        value = float(value)
     elif name == "fail_status":
         if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
             raise KnobError(name, "fail_status must be an HTTP error status (400-599)")
@@ -93,6 +104,9 @@ class Sandbox:
         self.deliverer = deliverer or Deliverer()
         self._configured = tuple(instances)
         self._lock = threading.RLock()
+        # waiters on GET /sandbox/calls?wait= are woken by every new call
+        self._new_call = threading.Condition(self._lock)
+        self._random = random.Random()
         self._keep = keep
         self._reset_all(instances=True)
 
@@ -108,6 +122,7 @@ class Sandbox:
             self.typing: dict[tuple[str, str], float] = {}
             self.knobs = dict(DEFAULT_KNOBS, not_on_whatsapp=[])
             self._seq = 0
+            self._call_seq = 0
         self.deliverer.clear_results()
 
     def reset(self, instances: bool = False) -> None:
@@ -171,20 +186,54 @@ class Sandbox:
                 return self.knobs["fail_status"]
             return None
 
+    def roll_send_fault(self) -> tuple[int | None, int]:
+        """(status to fail with or None, ms to stall) for one sendText, by the
+        fail_ratio / stall_ratio knobs; a failed send does not stall."""
+        with self._lock:
+            knobs, roll = self.knobs, self._random.random()
+            if roll < knobs["fail_ratio"]:
+                return knobs["fail_status"], 0
+            if knobs["stall_ms"] and self._random.random() < knobs["stall_ratio"]:
+                return None, knobs["stall_ms"]
+            return None, 0
+
     def on_whatsapp(self, number: str) -> bool:
         with self._lock:
             return number not in self.knobs["not_on_whatsapp"]
 
     # ---- calls, chats, typing --------------------------------------------------
-    def record_call(self, kind: str, instance: str, body, status: int) -> None:
+    def record_call(self, kind: str, instance: str, body, status: int, received_at: float | None = None,
+                    **extra) -> None:
+        """`at`: when the answer was ready; `received_at`: when the request came
+        in (epoch seconds, microsecond precision), for latency measurements."""
+        now = time.time()
         with self._lock:
-            self.calls.append({"kind": kind, "instance": instance, "body": body, "status": status,
-                               "at": time.time()})
+            self._call_seq += 1
+            self.calls.append({"seq": self._call_seq, "kind": kind, "instance": instance, "body": body,
+                               "status": status, "at": now, "received_at": received_at or now, **extra})
+            self._new_call.notify_all()
 
-    def calls_of(self, instance: str | None = None, kind: str | None = None) -> list[dict]:
+    def calls_of(self, instance: str | None = None, kind: str | None = None, after: int = 0,
+                 wait: float = 0) -> list[dict]:
+        """The calls received (seq > after); with wait, holds until one comes
+        (at most `wait` seconds) so a client can follow them without polling."""
+        deadline = time.monotonic() + wait
+
+        def matching():
+            newer = []
+            for c in reversed(self.calls):  # in seq order: read back to `after` only
+                if c["seq"] <= after:
+                    break
+                if (instance is None or c["instance"] == instance) and (kind is None or c["kind"] == kind):
+                    newer.append(c)
+            return newer[::-1]
+
         with self._lock:
-            return [c for c in self.calls if (instance is None or c["instance"] == instance)
-                    and (kind is None or c["kind"] == kind)]
+            found = matching()
+            while not found and (left := deadline - time.monotonic()) > 0:
+                self._new_call.wait(left)
+                found = matching()
+            return found
 
     def add_message(self, instance: str, number: str, author: str, text: str, msg_id: str, event: str) -> dict:
         with self._lock:

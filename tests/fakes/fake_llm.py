@@ -5,9 +5,10 @@ run unchanged against it (base_url):
 - OpenAI     POST /v1/chat/completions  (OPENAI_BASE_URL=http://127.0.0.1:N/v1)
 
 In a test:   fake = FakeLLM().start(); fake.enqueue(...); fake.requests; fake.stop()
-Standalone:  python -m tests.fakes.fake_llm --port 8099 [--delay 0.2]
+Standalone:  python -m tests.fakes.fake_llm --port 8099 [--delay 0.2] [--error-ratio 0.1 --error-statuses 429,500]
              then script it over HTTP (JSON bodies):
-               POST /_fake/script   {"queue": [spec, ...], "rules": [spec, ...], "delay": s}  (adds)
+               POST /_fake/script   {"queue": [spec, ...], "rules": [spec, ...], "delay": s,
+                                     "error_ratio": 0.1, "error_statuses": [429, 500]}  (adds)
                POST /_fake/reset    forgets the script and the record
                GET  /_fake/requests every request received: {"api", "path", "headers", "body"}
 
@@ -20,6 +21,8 @@ contains (case-folded), else the default reply "fake reply to: <last user text>"
   {"when": "opening hours"}                            rules: match on the last user text
   {"times": n}                                         queue: used n times (default 1)
   {"delay": s}                                         wait before answering (timeouts)
+With error_ratio set, that share of requests (at random, before the
+script is looked at) answers one of error_statuses (default 429 and 500).
 Errors carry retry-after (seconds, default 0) and retry-after-ms (default 1),
 so the SDKs retry at once and suites stay fast.
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import threading
 import time
 import uuid
@@ -65,8 +69,12 @@ def _content_text(content) -> str:
 
 
 class FakeLLM:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0, error_ratio: float = 0.0,
+                 error_statuses: tuple = (429, 500)):
         self.host, self.port, self.delay = host, port, delay
+        # random failures (benchmarks): this share of requests answers one of error_statuses
+        self.error_ratio, self.error_statuses = error_ratio, tuple(error_statuses)
+        self._random = random.Random()
         self.queue: list[dict] = []
         self.rules: list[dict] = []
         self.requests: list[dict] = []
@@ -123,11 +131,19 @@ class FakeLLM:
             self.rules.clear()
             self.requests.clear()
             self.delay = 0.0
+            self.error_ratio, self.error_statuses = 0.0, (429, 500)
 
     def requests_to(self, api: str) -> list[dict]:
         return [r for r in self.requests if r["api"] == api]
 
     # ------------------------------------------------------------ choosing an answer
+    def random_error(self) -> dict | None:
+        """An error spec for this request when error_ratio picks it."""
+        with self._lock:
+            if self.error_ratio and self._random.random() < self.error_ratio:
+                return {"status": self._random.choice(self.error_statuses)}
+        return None
+
     def _choose(self, api: str, last_user: str) -> dict:
         with self._lock:
             for i, spec in enumerate(self.queue):
@@ -188,6 +204,10 @@ def _handler_for(fake: FakeLLM):
                     fake.on(**rule)
                 if "delay" in body:
                     fake.delay = float(body["delay"])
+                if "error_ratio" in body:
+                    fake.error_ratio = float(body["error_ratio"])
+                if body.get("error_statuses"):
+                    fake.error_statuses = tuple(int(s) for s in body["error_statuses"])
                 return self._send(200, {"queued": len(fake.queue), "rules": len(fake.rules)})
             if self.path == "/_fake/reset":
                 fake.reset()
@@ -210,7 +230,7 @@ def _handler_for(fake: FakeLLM):
             messages = body.get("messages") or []
             users = [m for m in messages if m.get("role") == "user"]
             last_user = _content_text(users[-1].get("content")) if users else ""
-            spec = fake._choose(api, last_user)
+            spec = fake.random_error() or fake._choose(api, last_user)
             delay = spec.get("delay", fake.delay)
             if delay:
                 time.sleep(float(delay))
@@ -293,8 +313,11 @@ def main(argv=None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before every answer")
+    parser.add_argument("--error-ratio", type=float, default=0.0, help="share of requests answered with an error")
+    parser.add_argument("--error-statuses", default="429,500", help="the statuses of those errors (comma-separated)")
     args = parser.parse_args(argv)
-    fake = FakeLLM(args.host, args.port, args.delay)
+    fake = FakeLLM(args.host, args.port, args.delay, args.error_ratio,
+                   tuple(int(s) for s in args.error_statuses.split(",") if s.strip()))
     print(f"fake LLM listening on http://{args.host}:{args.port} "
           f"(ANTHROPIC_BASE_URL=http://{args.host}:{args.port} OPENAI_BASE_URL=http://{args.host}:{args.port}/v1)",
           flush=True)
