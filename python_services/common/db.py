@@ -100,6 +100,37 @@ def transaction(app=None):
         raise
     finally:
         pool.putconn(conn, close=broken or conn.closed != 0)
+        if broken:
+            _drop_idle(pool)
+
+
+def _drop_idle(pool) -> None:
+    """A connection broke (the server restarted, or dropped us): the idle ones
+    in the pool are most likely dead too. Closing them now lets the next
+    transactions open fresh connections instead of each failing once."""
+    idle = getattr(pool, "_pool", None)  # psycopg2's list of idle connections
+    lock = getattr(pool, "_lock", None)
+    if idle is None or lock is None:
+        return
+    with lock:
+        stale, idle[:] = list(idle), []
+    for conn in stale:
+        try:
+            conn.close()
+        except psycopg2.Error:
+            pass
+
+
+def retry_on_disconnect(fn, *, attempts: int = 5, backoff: float = 0.2, sleep=time.sleep):
+    """fn() again when the database connection broke (a server restart takes a
+    moment): for a step that must land, such as recording a send that happened."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            if attempt == attempts:
+                raise
+            sleep(backoff * (2 ** (attempt - 1)))
 
 
 def ping(app=None) -> None:

@@ -69,6 +69,11 @@ def _fail(token_id, error: str, status=None, sent_ids=()) -> dict:
     return {"outcome": "failed", "error": error, "status": status, "wa_message_ids": list(sent_ids)}
 
 
+def _confirm(token_id, part_no: int, wa_id: str) -> dict:
+    with db.transaction() as cur:
+        return tokens.confirm_send(cur, token_id, part_no, wa_id)
+
+
 def _still_claimed(token_id) -> dict | None:
     """After typing (seconds may have passed): None while the token is still ours,
     else the token's check (the owner typed, the chat was paused...)."""
@@ -114,8 +119,9 @@ def send_reply(token_id, text: str, handoff: bool = False) -> dict:
         except EvolutionError as err:
             return _fail(token_id, err.message, err.status, sent)
         wa_id = answer["key"]["id"]
-        with db.transaction() as cur:
-            confirmed = tokens.confirm_send(cur, token_id, part_no, wa_id)
+        # the message is out: its id must reach the ledger (or its echo would pass
+        # for a person typing), also across a database restart
+        confirmed = db.retry_on_disconnect(lambda: _confirm(token_id, part_no, wa_id))
         sent.append(wa_id)
         if confirmed.get("state") not in ("claimed", "sent"):
             # a person took over while this part was on its way: no further parts
