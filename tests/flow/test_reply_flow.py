@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-import requests
 
 from .helpers import FakeLLMControl, SandboxControl, new_chat, wait_for
 
