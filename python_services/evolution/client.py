@@ -16,7 +16,7 @@ import requests
 
 from ..common.logs import log_event
 # the keep-alive session of this thread, shared with the calls between services
-from ..common.service_client import _session
+from ..common.service_client import keepalive_session
 
 log = logging.getLogger("hybridflow.evolution.client")
 
@@ -154,7 +154,7 @@ class EvolutionClient:
         raise last
 
     def _once(self, method, url, instance, body, timeout):
-        session = self.session or _session()
+        session = self.session or keepalive_session()
         try:
             resp = session.request(method, url, json=body, timeout=timeout,
                                    headers={"apikey": self.api_key})
