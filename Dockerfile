@@ -1,4 +1,11 @@
 # One image for every HybridFlow service; the command picks the app.
+# First stage: the front-end files the services serve themselves (Swagger UI
+# for /api/docs), pinned in web/package-lock.json; npm stays out of the image.
+FROM node:24-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
@@ -9,6 +16,7 @@ COPY ops ./ops
 COPY db ./db
 COPY flows ./flows
 COPY n8n-credentials.example.json ./
+COPY --from=web /web/node_modules/swagger-ui-dist ./web/node_modules/swagger-ui-dist
 RUN useradd --system --uid 10001 hybridflow
 USER hybridflow
 EXPOSE 8001 8002 8003 8090

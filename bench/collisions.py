@@ -17,11 +17,11 @@ from __future__ import annotations
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .common import (ReplyWatcher, Tenant, WebhookClient, customer_body, next_marker, new_number, owner_body,
-                     question, say)
+from .common import (ReplyWatcher, Tenant, WebhookClient, customer_body, next_marker, new_number, on_schedule,
+                     owner_body, question, say)
+from .db import open_replies, wait_until_no_open_replies
 
 
 @dataclass
@@ -89,21 +89,16 @@ def run(stack, watcher: ReplyWatcher, tenants: list[Tenant], chats: int, window:
                 acks.setdefault((tenant.instance, number), []).append(t1)
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=48) as pool:
-        for at, kind, tenant, number, body in plan:
-            delay = started + at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            pool.submit(send, kind, tenant, number, body)
+    on_schedule(plan, send, workers=48)
     res.seconds = time.monotonic() - started
 
     tenant_ids = [t.id for t in tenants]
-    _settle(stack, tenant_ids, settle)
+    wait_until_no_open_replies(stack, tenant_ids, settle, poll=0.5)
+    time.sleep(1.5)  # the last sends' echoes
     instances = {t.instance for t in tenants}
     sent = watcher.sent(instances)
     res.replies_sent = len(sent)
-    res.open_tokens = stack.query("SELECT count(*) AS n FROM reply_tokens WHERE tenant_id = ANY(%s::uuid[])"
-                                  " AND state IN ('pending', 'claimed')", tenant_ids)[0]["n"]
+    res.open_tokens = open_replies(stack, tenant_ids)
     for row in stack.query("SELECT decision, count(*) AS n FROM events WHERE tenant_id = ANY(%s::uuid[])"
                            " GROUP BY decision ORDER BY decision", tenant_ids):
         res.decisions[row["decision"]] = row["n"]
@@ -135,17 +130,3 @@ def run(stack, watcher: ReplyWatcher, tenants: list[Tenant], chats: int, window:
         f"echo takeovers {res.echo_takeovers}; paused without an owner {res.paused_without_owner}; "
         f"in flight when the owner wrote {res.in_flight_after_owner}; open tokens {res.open_tokens}")
     return res
-
-
-def _settle(stack, tenant_ids, seconds: float) -> None:
-    """Until no reply is open any more (or `seconds` pass)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        n = stack.query("SELECT count(*) AS n FROM reply_tokens WHERE tenant_id = ANY(%s::uuid[])"
-                        " AND state IN ('pending', 'claimed')", tenant_ids)[0]["n"]
-        if n == 0:
-            break
-        time.sleep(0.5)
-    time.sleep(1.5)  # the last sends' echoes
-
-

@@ -1,6 +1,6 @@
 """What every phase of the benchmark shares: progress lines, the tenants on
-the sandbox, Evolution webhook bodies, a keep-alive webhook client, and a
-watcher that follows every sendText the sandbox receives."""
+the sandbox, Evolution webhook bodies, a keep-alive webhook client, sending
+on a schedule, and a watcher that follows every sendText the sandbox receives."""
 from __future__ import annotations
 
 import itertools
@@ -9,10 +9,12 @@ import re
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
 
+from ops.tenants import onboard_tenant
 from python_services.sandbox import payloads
 
 STARTED = time.monotonic()
@@ -77,15 +79,8 @@ def make_tenant(stack, name: str, settings: dict | None = None) -> Tenant:
         "llm_model": "claude-bench",
         "settings": {"debounce_seconds": 0, "typing": False, **(settings or {})},
     }
-    resp = stack.admin("POST", "/api/tenants", json=body)
-    if resp.status_code != 201:
-        raise RuntimeError(f"tenant {name}: {resp.status_code} {resp.text}")
-    tenant_id = resp.json().get("id") or resp.json()["tenant"]["id"]
-    connect = stack.admin("POST", f"/api/tenants/{tenant_id}/connect",
-                          json={"webhook_url": stack.url("n8n") + "/webhook/evolution"})
-    if connect.status_code != 200:
-        raise RuntimeError(f"connect {name}: {connect.status_code} {connect.text}")
-    return Tenant(str(tenant_id), name, connect.json()["webhook_secret"], inst["instance_id"],
+    tenant, secret = onboard_tenant(stack.url("collision"), stack.env["ADMIN_TOKEN"], body, stack.webhook_url)
+    return Tenant(str(tenant["id"]), name, secret, inst["instance_id"],
                   inst.get("owner_number") or "5511999990000", stack.env["SANDBOX_API_KEY"])
 
 
@@ -175,6 +170,18 @@ class WebhookClient:
                 return status, t0, t1, not_ready
             time.sleep(pause)
             pause = min(pause * 2, 3.0)
+
+
+def on_schedule(plan, send, workers: int) -> None:
+    """For each (at, *args) of `plan`, sorted by `at`: send(*args) from a pool of
+    `workers` threads, `at` seconds after the start; returns once every call ended."""
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for at, *args in plan:
+            delay = started + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, *args)
 
 
 # ---------------------------------------------------------------- the sandbox's sendText calls

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .common import ReplyWatcher, Tenant, WebhookClient, customer_body, next_marker, new_number, question, say
+from .common import (ReplyWatcher, Tenant, WebhookClient, customer_body, next_marker, new_number, on_schedule,
+                     question, say)
+from .db import wait_until_no_open_replies
 
 
 @dataclass
@@ -56,7 +57,8 @@ def run(stack, watcher: ReplyWatcher, tenants: list[Tenant], chats: int, message
     res = FaultResult(messages=messages)
     stack.sandbox_knobs(fail_ratio=0.1, fail_status=500, stall_ratio=0.1, stall_ms=2000)
     stack.fake_llm(error_ratio=0.1, error_statuses=[429, 500])
-    url = stack.url("n8n") + "/webhook/evolution"
+    # through the front door, as Evolution posts: while n8n restarts the door holds, then answers 503
+    url = stack.webhook_url
     client = WebhookClient()
     numbers = [(tenants[i % len(tenants)], new_number()) for i in range(chats)]
     plan = []
@@ -108,30 +110,17 @@ def run(stack, watcher: ReplyWatcher, tenants: list[Tenant], chats: int, message
         res.n8n_restarted = True
         res.events.append(f"n8n killed at {window * 0.6:.0f}s, serving again after {time.monotonic() - t:.0f}s")
 
+    four_times = [(at, msg_id, tenant, body) for at, tenant, _, msg_id, _, body in plan for _copy in range(4)]
     injector = threading.Thread(target=inject, name="faults", daemon=True)
     started = time.monotonic()
     injector.start()
-    with ThreadPoolExecutor(max_workers=64) as pool:
-        for at, tenant, number, msg_id, marker, body in plan:
-            delay = started + at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            for _ in range(4):
-                pool.submit(deliver, msg_id, tenant, body)
+    on_schedule(four_times, deliver, workers=64)
     injector.join(timeout=400)
     res.seconds = time.monotonic() - started
 
     # the recovery flow's turn: until nothing is open (or `settle` runs out)
     tenant_ids = [t.id for t in tenants]
-    t = time.monotonic()
-    deadline = t + settle
-    while time.monotonic() < deadline:
-        open_tokens = stack.query("SELECT count(*) AS n FROM reply_tokens WHERE tenant_id = ANY(%s::uuid[])"
-                                  " AND state IN ('pending', 'claimed')", tenant_ids)[0]["n"]
-        if open_tokens == 0:
-            break
-        time.sleep(2)
-    res.settle_seconds = time.monotonic() - t
+    res.settle_seconds = wait_until_no_open_replies(stack, tenant_ids, settle, poll=2)
     stack.sandbox_knobs(fail_ratio=0, stall_ratio=0, stall_ms=0)
     stack.fake_llm(error_ratio=0)
     time.sleep(1)

@@ -1,6 +1,7 @@
-"""Fuzzing: hypothesis-made hostile webhook bodies (bench/fuzz_bodies.py),
+"""Fuzzing: hypothesis-made hostile webhook bodies (testkit/fuzz_bodies.py),
 straight at the collision service (POST /webhooks/evolution with the service
-token and the tenant's secret) and through n8n (/webhook/evolution). Counted:
+token and the tenant's secret), through n8n (/webhook/evolution) and through
+the front door as Evolution posts (target "door": Caddy, then n8n). Counted:
 answers 5xx (must be 0; through n8n, those the services answered are told
 apart from n8n's own, by the services' logs) and rows written for a refused
 body (must be 0: the fuzz tenant's rows in every HybridFlow table before and
@@ -15,9 +16,11 @@ from dataclasses import dataclass, field
 import requests
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
+from testkit.fuzz_bodies import webhook_bodies
+
 from . import logs
 from .common import Tenant, say
-from .fuzz_bodies import webhook_bodies
+from .db import open_replies
 
 TABLES = ("events", "messages", "sessions", "reply_tokens", "chat_aliases", "outbound")
 COUNT_SQL = ("SELECT " + ", ".join(f"(SELECT count(*) FROM {t} WHERE tenant_id = %(t)s) AS {t}" for t in TABLES)
@@ -44,6 +47,10 @@ def run(stack, tenant: Tenant, target: str, examples: int, seed_value: int = 202
     if target == "collision":
         url = stack.url("collision") + "/webhooks/evolution"
         headers = {"X-Service-Token": stack.env["SERVICE_TOKEN"], "X-Webhook-Secret": tenant.secret}
+    elif target == "door":
+        # as Evolution posts: through the front door (Caddy) to n8n
+        url = stack.webhook_url
+        headers = {"X-Webhook-Secret": tenant.secret}
     else:
         url = stack.url("n8n") + "/webhook/evolution"
         headers = {"X-Webhook-Secret": tenant.secret}
@@ -61,11 +68,8 @@ def run(stack, tenant: Tenant, target: str, examples: int, seed_value: int = 202
         echo) afterwards: let that finish, or its rows would count against the next body."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with conn.cursor() as cur:
-                cur.execute("SELECT count(*) AS n FROM reply_tokens WHERE tenant_id = %s"
-                            " AND state IN ('pending', 'claimed')", (tenant.id,))
-                if cur.fetchone()["n"] == 0 and stack.drain(timeout=10) == 0:
-                    return
+            if open_replies(stack, [tenant.id]) == 0 and stack.drain(timeout=10) == 0:
+                return
             time.sleep(0.05)
 
     @seed(seed_value)
@@ -86,7 +90,7 @@ def run(stack, tenant: Tenant, target: str, examples: int, seed_value: int = 202
             res.server_errors += 1
             if len(res.examples_5xx) < 8:
                 res.examples_5xx.append(f"{status} {case!r}")
-        if target == "n8n" and status is not None and status >= 500:
+        if target in ("n8n", "door") and status is not None and status >= 500:
             time.sleep(1.5)  # the errors flow records the failed execution
         if status != 200:
             after = counts()
@@ -98,7 +102,7 @@ def run(stack, tenant: Tenant, target: str, examples: int, seed_value: int = 202
                 if len(res.examples_rows) < 5:
                     changed = {k: after[k] - before[k] for k in after if after[k] != before[k]}
                     res.examples_rows.append(f"{status} {changed} {case!r}")
-        elif target == "n8n":
+        elif target in ("n8n", "door"):
             quiet()
 
     try:

@@ -1,13 +1,11 @@
 """The figures as Markdown: printed at the end of the run and written to
 docs/benchmarks.md, with the machine's description, the targets (PASS /
-SHORT) and the hand-written account of what was tried (bench/notes.md)."""
+SHORT) and the hand-written account of what was tried (bench/notes.md).
+Sections measured by their own scripts (bench/pool_sessions.py) stand after
+the KEPT_FROM line at the end of the doc, and writing keeps them as they are."""
 from __future__ import annotations
 
-import os
-import platform
 import re
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,57 +13,12 @@ from python_services.common.config import PROJECT_ROOT
 
 NOTES = Path(__file__).with_name("notes.md")
 DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
+# from this line to the end the doc is not make bench's: write() keeps it
+KEPT_FROM = "<!-- sections below are measured by their own scripts and kept by make bench -->"
 
 P50_TARGET_MS = 60
 P99_TARGET_MS = 250
 RATIO_TARGET = 0.6
-
-
-def _run(argv) -> str:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def machine(stack) -> dict:
-    cpu = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    if not cpu:
-        cpu = (_run(["lscpu"]).partition("Model name:")[2].splitlines() or [""])[0].strip()
-    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
-    node = _run([stack.n8n_command()[0], "--version"])
-    pg = stack.query("SHOW server_version")[0]["server_version"]
-    import gunicorn
-
-    env = stack.service_env()
-    n8n_env = stack.n8n_env()
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": cpu or platform.processor() or "unknown",
-        "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": sys.version.split()[0],
-        "node": node,
-        "n8n": _n8n_version(),
-        "postgres": pg,
-        "postgres_where": "a private cluster for the run" if stack.private_pg_port else "the given server",
-        "gunicorn": gunicorn.__version__,
-        "gunicorn_workers": env.get("GUNICORN_WORKERS", "2"),
-        "gunicorn_threads": env.get("GUNICORN_THREADS", "8"),
-        "expression_engine": n8n_env.get("N8N_EXPRESSION_ENGINE") or "n8n's default",
-        "save_on_success": n8n_env.get("EXECUTIONS_DATA_SAVE_ON_SUCCESS"),
-        "load_at_start": os.getloadavg()[0],
-    }
-
-
-def _n8n_version() -> str:
-    import json
-
-    return json.loads((PROJECT_ROOT / "package.json").read_text())["dependencies"]["n8n"]
 
 
 def _ms(v) -> str:
@@ -122,14 +75,26 @@ def targets(r: dict) -> list[tuple[str, str, str, bool]]:
 
 
 def markdown(r: dict) -> str:
-    m = r["machine"]
-    lines = [
+    sections = (_intro, _the_machine, _targets, _latency_and_throughput, _the_ceiling, _where_the_time_goes,
+                _collisions_under_load, _faults, _fuzzing, _short_of_the_targets)
+    return "\n".join(line for section in sections for line in section(r))
+
+
+def _intro(r: dict) -> list[str]:
+    return [
         "# Benchmarks",
         "",
         f"Written by `make bench` ({'BENCH_QUICK=1, a short run' if r['quick'] else 'full run'}) on "
         f"{r['finished']} in {r['minutes']:.1f} minutes. Figures, never timed assertions; "
-        "rerun `make bench` to refresh this page.",
+        "rerun `make bench` to refresh this page (the sections at its end, measured by their own "
+        "scripts, are kept).",
         "",
+    ]
+
+
+def _the_machine(r: dict) -> list[str]:
+    m = r["machine"]
+    return [
         "## The machine",
         "",
         "| | |",
@@ -150,144 +115,161 @@ def markdown(r: dict) -> str:
         "off. Messages are posted straight to n8n's `/webhook/evolution`; a reply's time is when the "
         "sandbox received its `sendText`.",
         "",
-        "## Targets",
-        "",
-        "| what | measured | target | |",
-        "| --- | --- | --- | --- |",
     ]
-    for what, measured, target, ok in targets(r):
-        lines.append(f"| {what} | {measured} | {target} | {verdict(ok)} |")
 
-    lines += ["", "## Latency and throughput", "",
-              f"{r['messages_total']} messages over {r['chats']} chats in {r['tenants']} tenants; at concurrency "
-              "N, N conversations run at once, each waiting for its reply before the next message.", "",
-              "| mode | concurrency | messages | replies/s | p50 | p95 | p99 | lost |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+def _targets(r: dict) -> list[str]:
+    lines = ["## Targets", "", "| what | measured | target | |", "| --- | --- | --- | --- |"]
+    lines += [f"| {what} | {measured} | {target} | {verdict(ok)} |" for what, measured, target, ok in targets(r)]
+    return lines + [""]
+
+
+def _loop_row(mode: str, c, x: dict) -> str:
+    return (f"| {mode} | {c} | {x['sent']} | {_rate(x['rate'])} | {_ms(x['p50'])} | {_ms(x['p95'])} | "
+            f"{_ms(x['p99'])} | {x['lost']} |")
+
+
+def _latency_and_throughput(r: dict) -> list[str]:
+    lines = ["## Latency and throughput", "",
+             f"{r['messages_total']} messages over {r['chats']} chats in {r['tenants']} tenants; at concurrency "
+             "N, N conversations run at once, each waiting for its reply before the next message.", "",
+             "| mode | concurrency | messages | replies/s | p50 | p95 | p99 | lost |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for mode, loops in (("regular", r["loops"]), *((f"queue, {w} worker{'s' if w > 1 else ''}", q)
                                                    for w, q in r.get("queue", {}).items())):
-        for c, x in sorted(loops.items()):
-            lines.append(f"| {mode} | {c} | {x['sent']} | {_rate(x['rate'])} | {_ms(x['p50'])} | {_ms(x['p95'])} | "
-                         f"{_ms(x['p99'])} | {x['lost']} |")
+        lines += [_loop_row(mode, c, x) for c, x in sorted(loops.items())]
     if not r.get("queue"):
         lines.append("| queue | – | – | – | – | – | – | skipped (BENCH_QUICK) |")
-    leg = r.get("legacy")
-    if leg:
-        for c in (1, 16):
-            x = leg.get(c)
-            if x:
-                lines.append(f"| regular, `N8N_EXPRESSION_ENGINE=legacy` (opt-in) | {c} | {x['sent']} | "
-                             f"{_rate(x['rate'])} | {_ms(x['p50'])} | {_ms(x['p95'])} | {_ms(x['p99'])} | {x['lost']} |")
-    lines += ["", f"Lost replies: {r['lost']}; duplicated replies: {r['duplicated']}; "
-              f"webhooks not answered 200: {r['refused']}.", ""]
+    leg = r.get("legacy") or {}
+    lines += [_loop_row("regular, `N8N_EXPRESSION_ENGINE=legacy` (opt-in)", c, leg[c]) for c in (1, 16) if leg.get(c)]
+    return lines + ["", f"Lost replies: {r['lost']}; duplicated replies: {r['duplicated']}; "
+                    f"webhooks not answered 200: {r['refused']}.", ""]
 
-    lines += ["## The ceiling: a trivial workflow on the same n8n", "",
-              "`bench/trivial_flow.json` (Webhook → Respond to Webhook) imported on the same n8n with the same "
-              "settings and posted the same body.", "",
-              "| concurrency | requests/s | p50 | full reply path replies/s | ratio |",
-              "| --- | --- | --- | --- | --- |"]
+
+def _the_ceiling(r: dict) -> list[str]:
+    lines = ["## The ceiling: a trivial workflow on the same n8n", "",
+             "`bench/trivial_flow.json` (Webhook → Respond to Webhook) imported on the same n8n with the same "
+             "settings and posted the same body.", "",
+             "| concurrency | requests/s | p50 | full reply path replies/s | ratio |",
+             "| --- | --- | --- | --- | --- |"]
     for c, t in sorted(r["trivial"].items()):
         full = r["loops"].get(c, {}).get("rate")
         ratio = f"{full / t['rate']:.2f}" if full and t["rate"] else "–"
         lines.append(f"| {c} | {_rate(t['rate'])} | {_ms(t['p50'])} | {_rate(full)} | {ratio} |")
+    leg = r.get("legacy")
     if leg and leg.get("trivial_c16") and leg.get(16):
         lines.append(f"| 16, legacy engine (opt-in) | {_rate(leg['trivial_c16'])} | – | {_rate(leg[16]['rate'])} | "
                      f"{leg[16]['rate'] / leg['trivial_c16']:.2f} |")
-    lines.append("")
+    return lines + [""]
 
+
+TIME_PARTS = (("n8n_and_hops", "n8n (nodes, expressions, webhook) and HTTP hops"),
+              ("collision", "collision service (Python, excluding Postgres)"),
+              ("llm", "llm service (Python + the fake LLM, excluding Postgres)"),
+              ("evolution", "evolution service (Python + the sandbox's sendText, excluding Postgres)"),
+              ("postgres", "Postgres (all three services)"))
+
+
+def _where_the_time_goes(r: dict) -> list[str]:
     wt = r.get("where")
-    if wt:
-        lines += ["## Where the time goes (concurrency 1, mean per reply)", "",
-                  "From the services' JSON request lines (`duration_ms`, and `db_ms`: time in Postgres); "
-                  "n8n's share is the end-to-end time minus the three service calls, so it holds n8n's own "
-                  "work (about a dozen nodes, expressions, the webhook) and the three HTTP hops. The evolution "
-                  "call also includes confirming the send after Evolution answered, which lies past the "
-                  "sendText's arrival: n8n's share is, if anything, under-counted.", "",
-                  "| part | ms | share |", "| --- | --- | --- |"]
-        total = wt["end_to_end"]
-        for key, label in (("n8n_and_hops", "n8n (nodes, expressions, webhook) and HTTP hops"),
-                           ("collision", "collision service (Python, excluding Postgres)"),
-                           ("llm", "llm service (Python + the fake LLM, excluding Postgres)"),
-                           ("evolution", "evolution service (Python + the sandbox's sendText, excluding Postgres)"),
-                           ("postgres", "Postgres (all three services)")):
-            lines.append(f"| {label} | {wt[key]:.1f} | {wt[key] / total * 100:.0f} % |")
-        lines.append(f"| **end to end (mean)** | **{total:.1f}** | |")
-        hot = r["hot"]
-        lines += ["", "Per request: " + "; ".join(
-            f"{k.replace('_', ' ')} {v['ms']:.1f} ms (Postgres {v['db_ms']:.1f} ms, n={v['count']})"
-            for k, v in hot.items() if v["ms"] is not None) + ".", ""]
+    if not wt:
+        return []
+    lines = ["## Where the time goes (concurrency 1, mean per reply)", "",
+             "From the services' JSON request lines (`duration_ms`, and `db_ms`: time in Postgres); "
+             "n8n's share is the end-to-end time minus the three service calls, so it holds n8n's own "
+             "work (about a dozen nodes, expressions, the webhook) and the three HTTP hops. The evolution "
+             "call also includes confirming the send after Evolution answered, which lies past the "
+             "sendText's arrival: n8n's share is, if anything, under-counted.", "",
+             "| part | ms | share |", "| --- | --- | --- |"]
+    total = wt["end_to_end"]
+    lines += [f"| {label} | {wt[key]:.1f} | {wt[key] / total * 100:.0f} % |" for key, label in TIME_PARTS]
+    lines.append(f"| **end to end (mean)** | **{total:.1f}** | |")
+    return lines + ["", "Per request: " + "; ".join(
+        f"{k.replace('_', ' ')} {v['ms']:.1f} ms (Postgres {v['db_ms']:.1f} ms, n={v['count']})"
+        for k, v in r["hot"].items() if v["ms"] is not None) + ".", ""]
 
+
+def _collisions_under_load(r: dict) -> list[str]:
     col = r.get("collisions")
-    if col:
-        lines += ["## Collisions under load", "",
-                  f"{col['chats']} chats, {col['customer_messages']} customer and {col['owner_messages']} owner "
-                  f"messages at random moments over {col['seconds']:.0f} s ({col['chats_with_owner']} chats with "
-                  "an owner, a third of them writing right after the customer); the bot's own sends come back "
-                  "as `fromMe` upserts (Evolution 2.2), the shape most like a person typing.", "",
-                  "| | |", "| --- | --- |",
-                  f"| replies sent | {col['replies_sent']} |",
-                  f"| replies claimed after an owner's message was recorded (must be 0) | {col['claimed_after_owner']} |",
-                  f"| human_takeover events that were the bot's own echo (must be 0) | {col['echo_takeovers']} |",
-                  f"| chats paused where no owner wrote (must be 0) | {col['paused_without_owner']} |",
-                  f"| replies claimed before the owner wrote, reaching Evolution just after (allowed) | "
-                  f"{col['in_flight_after_owner']} |",
-                  f"| replies still open at the end | {col['open_tokens']} |",
-                  f"| decisions | {', '.join(f'{k} {v}' for k, v in col['decisions'].items())} |", ""]
+    if not col:
+        return []
+    return ["## Collisions under load", "",
+            f"{col['chats']} chats, {col['customer_messages']} customer and {col['owner_messages']} owner "
+            f"messages at random moments over {col['seconds']:.0f} s ({col['chats_with_owner']} chats with "
+            "an owner, a third of them writing right after the customer); the bot's own sends come back "
+            "as `fromMe` upserts (Evolution 2.2), the shape most like a person typing.", "",
+            "| | |", "| --- | --- |",
+            f"| replies sent | {col['replies_sent']} |",
+            f"| replies claimed after an owner's message was recorded (must be 0) | {col['claimed_after_owner']} |",
+            f"| human_takeover events that were the bot's own echo (must be 0) | {col['echo_takeovers']} |",
+            f"| chats paused where no owner wrote (must be 0) | {col['paused_without_owner']} |",
+            f"| replies claimed before the owner wrote, reaching Evolution just after (allowed) | "
+            f"{col['in_flight_after_owner']} |",
+            f"| replies still open at the end | {col['open_tokens']} |",
+            f"| decisions | {', '.join(f'{k} {v}' for k, v in col['decisions'].items())} |", ""]
 
+
+def _faults(r: dict) -> list[str]:
     f = r.get("faults")
-    if f:
-        lines += ["## Faults", "",
-                  f"{f['messages']} messages, each delivered 4 times at once; Evolution answering 500 to 10 % of "
-                  "sends and stalling 2 s on another 10 %; the LLM answering 429/500 to 10 % of calls; "
-                  + ("Postgres restarted; " if f["postgres_restarted"] else "Postgres NOT restarted (no private "
-                     "cluster possible); ")
-                  + "n8n killed with SIGKILL and started again. " + " ".join(e + "." for e in f["events"]), "",
-                  "| | |", "| --- | --- |",
-                  f"| deliveries posted (4 per message, retried like Evolution) | {f['deliveries']} |",
-                  f"| messages acknowledged with 200 | {f['accepted']} (never: {f['never_accepted']}) |",
-                  f"| last answers of deliveries that never got a 200 | "
-                  f"{', '.join(f'{k}: {v}' for k, v in f.get('final_statuses', {}).items()) or 'none'} |",
-                  f"| messages in (recorded once each) | {f['messages_in']} |",
-                  f"| duplicate deliveries recorded as `duplicate` | {f['duplicate_deliveries_recorded']} |",
-                  f"| replies out | {f['replies_out']} |",
-                  f"| duplicated replies (must be 0) | {f['duplicated_replies']} |",
-                  f"| reply tokens | {', '.join(f'{k} {v}' for k, v in f['tokens'].items())} |",
-                  f"| failures recorded (failed, with the error) | {f['failures_recorded']} |",
-                  f"| silently lost (must be 0) | {f['lost']} |",
-                  f"| the bot's own echoes taken for a person (no owner writes here; must be 0) | "
-                  f"{f.get('echo_takeovers', 0)} |",
-                  f"| messages n8n turned away with its start-up 404 (retried here; Evolution would drop "
-                  f"them) | {f.get('turned_away_while_starting', 0)} |",
-                  f"| time for everything to end after the last message | {f['settle_seconds']:.0f} s |", ""]
-        if f["failure_examples"]:
-            lines += ["Recorded failures, by error:", ""]
-            lines += [f"- {n} × `{err}`" for err, n in f["failure_examples"]]
-            lines.append("")
-        if f["lost_examples"]:
-            lines += ["Lost: " + "; ".join(f["lost_examples"]), ""]
-        if f.get("refusal_examples"):
-            lines += ["Deliveries never answered 200, last answers: "
-                      + "; ".join(f"`{e[:120]}`" for e in f["refusal_examples"]), ""]
-
-    if r.get("fuzz"):
-        lines += ["## Fuzzing", "",
-                  "Hypothesis-made webhook bodies (`bench/fuzz_bodies.py`): wrong types, missing fields, strings "
-                  "up to 1 MB, NUL and lone surrogates, bidi and combining marks, nesting up to 20 000 deep, "
-                  "extra keys, no object at all, not JSON.", "",
-                  "| target | bodies | answers | 5xx (must be 0) | of which from the services | "
-                  "rows for refused bodies (must be 0) | failed n8n executions recorded (flow_errors) |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
-        for fz in r["fuzz"]:
-            statuses = ", ".join(f"{k}: {v}" for k, v in sorted(fz["statuses"].items(), key=lambda kv: str(kv[0])))
-            lines.append(f"| {fz['target']} | {fz['bodies']} | {statuses} | {fz['server_errors']} | "
-                         f"{fz.get('service_5xx', 0)} | {fz['rows_for_refused']} | {fz.get('flow_errors', 0)} |")
+    if not f:
+        return []
+    lines = ["## Faults", "",
+             f"{f['messages']} messages, each delivered 4 times at once; Evolution answering 500 to 10 % of "
+             "sends and stalling 2 s on another 10 %; the LLM answering 429/500 to 10 % of calls; "
+             + ("Postgres restarted; " if f["postgres_restarted"] else "Postgres NOT restarted (no private "
+                "cluster possible); ")
+             + "n8n killed with SIGKILL and started again. " + " ".join(e + "." for e in f["events"]), "",
+             "| | |", "| --- | --- |",
+             f"| deliveries posted (4 per message, retried like Evolution) | {f['deliveries']} |",
+             f"| messages acknowledged with 200 | {f['accepted']} (never: {f['never_accepted']}) |",
+             f"| last answers of deliveries that never got a 200 | "
+             f"{', '.join(f'{k}: {v}' for k, v in f.get('final_statuses', {}).items()) or 'none'} |",
+             f"| messages in (recorded once each) | {f['messages_in']} |",
+             f"| duplicate deliveries recorded as `duplicate` | {f['duplicate_deliveries_recorded']} |",
+             f"| replies out | {f['replies_out']} |",
+             f"| duplicated replies (must be 0) | {f['duplicated_replies']} |",
+             f"| reply tokens | {', '.join(f'{k} {v}' for k, v in f['tokens'].items())} |",
+             f"| failures recorded (failed, with the error) | {f['failures_recorded']} |",
+             f"| silently lost (must be 0) | {f['lost']} |",
+             f"| the bot's own echoes taken for a person (no owner writes here; must be 0) | "
+             f"{f.get('echo_takeovers', 0)} |",
+             f"| messages n8n turned away with its start-up 404 (retried here; Evolution would drop "
+             f"them) | {f.get('turned_away_while_starting', 0)} |",
+             f"| time for everything to end after the last message | {f['settle_seconds']:.0f} s |", ""]
+    if f["failure_examples"]:
+        lines += ["Recorded failures, by error:", ""]
+        lines += [f"- {n} × `{err}`" for err, n in f["failure_examples"]]
         lines.append("")
-        for fz in r["fuzz"]:
-            for ex in fz["examples_5xx"][:3]:
-                lines.append(f"- 5xx via {fz['target']}: `{ex[:200]}`")
-        lines.append("")
+    if f["lost_examples"]:
+        lines += ["Lost: " + "; ".join(f["lost_examples"]), ""]
+    if f.get("refusal_examples"):
+        lines += ["Deliveries never answered 200, last answers: "
+                  + "; ".join(f"`{e[:120]}`" for e in f["refusal_examples"]), ""]
+    return lines
 
+
+def _fuzzing(r: dict) -> list[str]:
+    if not r.get("fuzz"):
+        return []
+    lines = ["## Fuzzing", "",
+             "Hypothesis-made webhook bodies (`testkit/fuzz_bodies.py`): wrong types, missing fields, strings "
+             "up to 1 MB, NUL and lone surrogates, bidi and combining marks, nesting up to 20 000 deep, "
+             "extra keys, no object at all, not JSON.", "",
+             "| target | bodies | answers | 5xx (must be 0) | of which from the services | "
+             "rows for refused bodies (must be 0) | failed n8n executions recorded (flow_errors) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for fz in r["fuzz"]:
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(fz["statuses"].items(), key=lambda kv: str(kv[0])))
+        lines.append(f"| {fz['target']} | {fz['bodies']} | {statuses} | {fz['server_errors']} | "
+                     f"{fz.get('service_5xx', 0)} | {fz['rows_for_refused']} | {fz.get('flow_errors', 0)} |")
+    lines.append("")
+    lines += [f"- 5xx via {fz['target']}: `{ex[:200]}`" for fz in r["fuzz"] for ex in fz["examples_5xx"][:3]]
+    return lines + [""]
+
+
+def _short_of_the_targets(r: dict) -> list[str]:
     short = [t for t in targets(r) if not t[3]]
-    lines += ["## What is short of the targets, and why", ""]
+    lines = ["## What is short of the targets, and why", ""]
     if short:
         lines += [f"- {what}: {measured} (target {target})." for what, measured, target, _ in short]
     else:
@@ -295,10 +277,18 @@ def markdown(r: dict) -> str:
     lines.append("")
     if NOTES.exists():
         lines += [NOTES.read_text().rstrip(), ""]
-    return "\n".join(lines)
+    return lines
 
 
-def write(r: dict) -> Path:
+def kept_sections(text: str) -> str:
+    """The doc from the KEPT_FROM line to its end; '' when it has no such line."""
+    found = re.search(rf"^{re.escape(KEPT_FROM)}$", text, re.M)
+    return text[found.start():] if found else ""
+
+
+def write(r: dict, path: Path = DOC) -> Path:
+    """The run's figures to `path`, keeping the sections after KEPT_FROM that are there."""
     r.setdefault("finished", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    DOC.write_text(markdown(r))
-    return DOC
+    kept = kept_sections(path.read_text()) if path.exists() else ""
+    path.write_text(markdown(r) + (f"\n{kept}" if kept else ""))
+    return path

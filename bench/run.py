@@ -6,7 +6,7 @@ Phases, in order:
  1. latency at concurrency 1 (webhook -> sendText p50/p95/p99) and where the
     time goes (the services' log lines), then sustained replies/s at 8, 16, 32;
  2. the ceiling: a trivial Webhook -> Respond workflow at 8 and 16;
- 3. fuzzing, straight at the collision service and through n8n;
+ 3. fuzzing, straight at the collision service, through n8n and through the door;
  4. collisions under load (customers and owners at random moments);
  5. faults (4× deliveries, Evolution 500s and stalls, LLM 429/500, Postgres
     and n8n restarted mid-run);
@@ -31,7 +31,7 @@ from dataclasses import asdict
 
 from .common import (ReplyWatcher, customer_body, make_tenant, new_number, percentile, question, say,
                      token_hex)
-from . import collisions, faults, fuzz, logs, report
+from . import collisions, faults, fuzz, logs, machine, report
 from .stack import BenchStack
 from .throughput import closed_loop, duplicates, trivial_loop
 
@@ -80,7 +80,7 @@ def measure(stack: BenchStack, cfg: dict, quick: bool, phases=PHASES) -> dict:
         tenants = [make_tenant(stack, f"bench-{i}-{token_hex()}") for i in range(cfg["tenants"])]
         chats = [(tenants[i % len(tenants)], new_number()) for i in range(cfg["chats"])]
         r["tenants"], r["chats"] = len(tenants), len(chats)
-        r["machine"] = report.machine(stack)
+        r["machine"] = machine.describe(stack)
         loops = []
 
         say("warming up (not counted)")
@@ -115,7 +115,8 @@ def measure(stack: BenchStack, cfg: dict, quick: bool, phases=PHASES) -> dict:
             settle(stack)
             say("fuzzing")
             fuzz_tenant = make_tenant(stack, f"bench-fuzz-{token_hex()}")
-        for target, n in ((("collision", cfg["fuzz_collision"]), ("n8n", cfg["fuzz_n8n"]))
+        for target, n in ((("collision", cfg["fuzz_collision"]), ("n8n", cfg["fuzz_n8n"]),
+                           ("door", cfg["fuzz_n8n"]))
                           if "fuzz" in phases else ()):
             res = fuzz.run(stack, fuzz_tenant, target, n)
             r["fuzz"].append({**asdict(res), "statuses": {str(k): v for k, v in res.statuses.items()}})

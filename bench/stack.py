@@ -18,6 +18,7 @@ from ops import postgres, procs
 from ops.isolated import IsolatedStack
 
 from .common import say
+from .db import open_replies
 
 TRIVIAL_FLOW = Path(__file__).with_name("trivial_flow.json")
 TRIVIAL_PATH = "bench-trivial"
@@ -33,6 +34,8 @@ BENCH_ENV = {
     # replies not finished 10 s after their (zero) debounce are the recovery flow's
     "REPLY_DEADLINE_MARGIN_SECONDS": "10",
     "LLM_MAX_RETRIES": "2",
+    # bench/logs.py reads the services' log files by byte offset: no rotation mid-phase
+    "LOG_MAX_BYTES": "1073741824",
 }
 CALLER_WINS = ("GUNICORN_WORKERS", "GUNICORN_THREADS", "DB_POOL_MAX", "N8N_EXPRESSION_ENGINE",
                "EXECUTIONS_DATA_SAVE_ON_SUCCESS", "N8N_LOG_LEVEL")
@@ -72,6 +75,9 @@ class BenchStack(IsolatedStack):
         self.start_n8n()
         self.wait_n8n(timeout=240)
         self.wait_trivial()
+        # the sandbox's webhooks (the bots' echoes) go through the door, as Evolution's would
+        self.start_door()
+        self.wait_door()
 
     def import_trivial_flow(self) -> None:
         wf_id = json.loads(TRIVIAL_FLOW.read_text())["id"]
@@ -137,9 +143,7 @@ class BenchStack(IsolatedStack):
         while time.monotonic() < deadline:
             resp = requests.get(self.url("sandbox") + "/sandbox/deliveries",
                                 params={"wait": "1", "timeout": "5", "instance": "-"}, timeout=30).json()
-            open_tokens = self.query("SELECT count(*) AS n FROM reply_tokens WHERE state IN ('pending', 'claimed')"
-                                     " AND deadline_at > now() - interval '1 minute'")[0]["n"]
-            pending = resp["pending"] + open_tokens
+            pending = resp["pending"] + open_replies(self, recent_only=True)
             if pending == 0:
                 break
             time.sleep(0.5)

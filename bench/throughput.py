@@ -110,25 +110,29 @@ class TrivialResult:
         return self.requests / self.elapsed if self.elapsed else 0.0
 
 
-def trivial_loop(stack, body: dict, concurrency: int, seconds: float, max_requests: int) -> TrivialResult:
-    """The ceiling: Webhook -> Respond on the same n8n, the same body, closed loop."""
+def request_loop(new_client, concurrency: int, seconds: float, max_requests: int | None = None) -> TrivialResult:
+    """A closed loop of plain requests: `concurrency` clients, each sending the
+    next request when its answer is in, for `seconds` (or until max_requests
+    were made). new_client() is called in each client's thread (a keep-alive
+    session of its own) and returns the function that makes one request and
+    says (answered 200, milliseconds)."""
     result = TrivialResult(concurrency)
-    client = WebhookClient()
-    url = stack.url("n8n") + "/webhook/bench-trivial"
     lock = threading.Lock()
     started = time.monotonic()
     deadline = started + seconds
 
     def worker() -> None:
+        one = new_client()
         while time.monotonic() < deadline:
+            if max_requests is not None:
+                with lock:
+                    if result.requests + result.errors >= max_requests:
+                        return
+            ok, ms = one()
             with lock:
-                if result.requests + result.errors >= max_requests:
-                    return
-            status, t0, t1 = client.post(url, body, timeout=30)
-            with lock:
-                if status == 200:
+                if ok:
                     result.requests += 1
-                    result.latencies_ms.append((t1 - t0) * 1000)
+                    result.latencies_ms.append(ms)
                 else:
                     result.errors += 1
 
@@ -138,6 +142,19 @@ def trivial_loop(stack, body: dict, concurrency: int, seconds: float, max_reques
     for t in threads:
         t.join(seconds + 60)
     result.elapsed = time.monotonic() - started
+    return result
+
+
+def trivial_loop(stack, body: dict, concurrency: int, seconds: float, max_requests: int) -> TrivialResult:
+    """The ceiling: Webhook -> Respond on the same n8n, the same body, closed loop."""
+    client = WebhookClient()
+    url = stack.url("n8n") + "/webhook/bench-trivial"
+
+    def one() -> tuple[bool, float]:
+        status, t0, t1 = client.post(url, body, timeout=30)
+        return status == 200, (t1 - t0) * 1000
+
+    result = request_loop(lambda: one, concurrency, seconds, max_requests)
     say(f"trivial workflow c={concurrency}: {result.requests} requests in {result.elapsed:.1f}s = "
         f"{result.rate:.1f}/s (errors {result.errors})")
     return result

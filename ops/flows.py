@@ -1,106 +1,77 @@
-"""Flows in git: normalise workflow JSON so diffs stay small, export what was
-changed in the editor back to flows/, render the credentials file.
+"""Flows in git, the commands: export what was changed in the n8n editor back
+to flows/ (normalised, the addresses back into placeholders, so diffs stay
+small), rewrite flows/ in normal form, render what n8n imports (docker
+compose's one-shot import uses it).
 
     python -m ops.flows export              # n8n -> flows/ (normalised)
     python -m ops.flows normalise           # rewrite flows/ in normal form
-    python -m ops.flows render-credentials [--output FILE]
+    python -m ops.flows render --output DIR [--owner UID]
+        # DIR/credentials.json (0600) and DIR/flows/*.json with the addresses
+        # from COLLISION_URL, LLM_URL, EVOLUTION_URL, N8N_URL
+
+The file format lives in ops/flow_files.py; this module sits on top of the
+stack (export runs n8n's CLI the way `make up` configures it), and nothing in
+ops imports it back.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
-import string
 import sys
 import tempfile
 from pathlib import Path
 
 from python_services.common.config import PROJECT_ROOT, read_environment
 
-FLOWS_DIR = PROJECT_ROOT / "flows"
-WORKFLOW_KEYS = ("id", "name", "active", "settings", "nodes", "connections", "tags")
-NODE_KEYS = (
-    "id", "name", "type", "typeVersion", "position", "parameters", "credentials", "webhookId",
-    "disabled", "notes", "notesInFlow", "onError", "retryOnFail", "maxTries", "waitBetweenTries",
-    "alwaysOutputData", "executeOnce",
-)
-# n8n's own default names: a node still called this was never named for what it does
-DEFAULT_NAME = re.compile(
-    r"^(Webhook|HTTP Request|Switch|If|IF|Code|Set|Edit Fields|Wait|Sticky Note|Respond to Webhook|"
-    r"Schedule Trigger|Error Trigger|No Operation, do nothing|NoOp|Merge|Execute Workflow|Postgres)\d*$"
-)
-SECRET_PATTERNS = re.compile(
-    r"(sk-ant-[A-Za-z0-9]|sk-[A-Za-z0-9]{20,}|\"apikey\"\s*:\s*\"[A-Za-z0-9]{16,}|Bearer [A-Za-z0-9_\-]{16,})"
-)
-
-
-def normalise(workflow: dict) -> dict:
-    """Only what describes the flow, in a stable order: no pinData, no
-    version ids, timestamps or other execution- and instance-specific fields."""
-    out = {k: workflow[k] for k in WORKFLOW_KEYS if k in workflow}
-    if not out.get("tags"):
-        out.pop("tags", None)
-    else:
-        out["tags"] = sorted({t["name"] if isinstance(t, dict) else t for t in out["tags"]})
-    out["active"] = True  # every HybridFlow flow runs; import --activeState is not relied on
-    nodes = []
-    for node in workflow.get("nodes", []):
-        clean = {k: node[k] for k in NODE_KEYS if k in node}
-        nodes.append(clean)
-    out["nodes"] = sorted(nodes, key=lambda n: n["name"])
-    out["connections"] = {k: workflow.get("connections", {})[k] for k in sorted(workflow.get("connections", {}))}
-    return out
-
-
-def dumps(workflow: dict) -> str:
-    return json.dumps(workflow, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def flow_files(directory: Path = FLOWS_DIR) -> list[Path]:
-    return sorted(directory.glob("*.json"))
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "workflow"
-
-
-def write_normalised(workflows: list[dict], directory: Path = FLOWS_DIR) -> list[Path]:
-    """Writes each workflow to the file that already holds its id, or a new
-    file named after it; returns the files whose content changed."""
-    by_id = {json.loads(p.read_text())["id"]: p for p in flow_files(directory)}
-    changed = []
-    for wf in workflows:
-        path = by_id.get(wf["id"]) or directory / f"{slug(wf['name'])}.json"
-        text = dumps(normalise(wf))
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-            changed.append(path)
-    return changed
+from . import n8n
+from .flow_files import ADDRESS_PLACEHOLDERS, flow_files, render_credentials, render_flows, write_normalised
+from .stack import Stack
 
 
 def export_from_n8n() -> list[Path]:
-    from .stack import Stack
-
+    """Every workflow n8n holds (archived ones left out) into flows/; returns the files that changed."""
     stack = Stack.from_environment()
     stack.ensure_server()
     with tempfile.TemporaryDirectory() as tmp:
         stack.n8n_cli("export:workflow", "--all", "--separate", f"--output={tmp}")
         workflows = [json.loads(p.read_text()) for p in sorted(Path(tmp).glob("*.json"))]
-    return write_normalised([w for w in workflows if not w.get("isArchived")])
+    return write_normalised([w for w in workflows if not w.get("isArchived")], addresses=stack.flow_addresses())
 
 
-def render_credentials(env: dict | None = None) -> str:
-    """n8n-credentials.example.json with every ${VAR} filled from the environment."""
-    env = env if env is not None else read_environment()
-    template = (PROJECT_ROOT / "n8n-credentials.example.json").read_text()
-    return string.Template(template).substitute(env)
+def render_for_import(output: Path, owner: int | None = None) -> None:
+    """What n8n imports, rendered from the environment: the credentials
+    (readable by `owner` only) and the flows with their addresses."""
+    env = read_environment()
+    missing = [k for k in ADDRESS_PLACEHOLDERS if not env.get(k)]
+    if missing:
+        raise SystemExit(f"render: set {', '.join(missing)} (the addresses the flows call)")
+    flows_dir = output / "flows"
+    flows_dir.mkdir(parents=True, exist_ok=True)
+    for stale in flows_dir.glob("*.json"):
+        stale.unlink()
+    for name, text in render_flows(PROJECT_ROOT / "flows", {k: env[k] for k in ADDRESS_PLACEHOLDERS}).items():
+        (flows_dir / name).write_text(text)
+    creds = output / "credentials.json"
+    fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(render_credentials(env))
+    os.chmod(creds, 0o600)
+    written = [output, flows_dir, creds, *flows_dir.iterdir()]
+    if env.get("N8N_OWNER_PASSWORD"):
+        # the editor's owner: n8n reads the hash (N8N_INSTANCE_OWNER_PASSWORD_HASH_FILE), never the password
+        written.append(output / "owner-password.hash")
+        n8n.password_hash(env["N8N_OWNER_PASSWORD"], written[-1])
+    if owner is not None:
+        for path in written:
+            os.chown(path, owner, owner)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["export", "normalise", "render-credentials"])
+    parser.add_argument("command", choices=["export", "normalise", "render"])
     parser.add_argument("--output")
+    parser.add_argument("--owner", type=int, help="the uid that may read what render writes (n8n's: 1000)")
     args = parser.parse_args(argv)
     if args.command == "export":
         changed = export_from_n8n()
@@ -109,12 +80,10 @@ def main(argv=None) -> int:
         changed = write_normalised([json.loads(p.read_text()) for p in flow_files()])
         print("normalised: " + (", ".join(p.name for p in changed) or "all already normal"))
     else:
-        text = render_credentials()
-        if args.output:
-            Path(args.output).write_text(text)
-            os.chmod(args.output, 0o644)
-        else:
-            sys.stdout.write(text)
+        if not args.output:
+            parser.error("render needs --output DIR")
+        render_for_import(Path(args.output), args.owner)
+        print(f"rendered the credentials and {len(flow_files())} flows into {args.output}")
     return 0
 
 

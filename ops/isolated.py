@@ -18,7 +18,8 @@ from . import postgres, procs
 from .stack import Stack
 
 # n8n's task broker needs a port of its own per n8n process (main and each worker)
-PORT_NAMES = ("collision", "llm", "evolution", "sandbox", "n8n", "n8n_broker", "n8n_broker_1", "n8n_broker_2")
+PORT_NAMES = ("collision", "llm", "evolution", "sandbox", "n8n", "n8n_broker", "n8n_broker_1", "n8n_broker_2",
+              "door", "n8n_webhook_1", "n8n_webhook_2", "n8n_webhook_broker_1", "n8n_webhook_broker_2")
 
 
 def free_port() -> int:
@@ -41,7 +42,7 @@ class IsolatedStack(Stack):
 
     @classmethod
     def create(cls, data_dir: Path, server_url: str, prefix: str, env: dict | None = None,
-               queue_workers: int = 0) -> "IsolatedStack":
+               queue_workers: int = 0, webhook_processors: int = 0) -> IsolatedStack:
         suffix = f"{prefix}_{secrets.token_hex(3)}"
         stack = cls(
             data_dir=Path(data_dir),
@@ -50,12 +51,14 @@ class IsolatedStack(Stack):
             n8n_db=f"hf_{suffix}_n8n",
             server_url=postgres.with_database(server_url, "postgres") if server_url else "",
             queue_workers=queue_workers,
+            webhook_processors=webhook_processors,
         )
         stack.fake_llm_port = free_port()
         stack.env = {
             "SERVICE_TOKEN": f"{prefix}-service-token",
             "ADMIN_TOKEN": f"{prefix}-admin-token",
             "N8N_ENCRYPTION_KEY": f"{prefix}-encryption-key",
+            "HYBRIDFLOW_SECRET_KEYS": secrets.token_urlsafe(32),
             "LOG_LEVEL": "INFO",
             "ANTHROPIC_BASE_URL": stack.fake_llm_url,
             "OPENAI_BASE_URL": stack.fake_llm_url + "/v1",
@@ -63,6 +66,9 @@ class IsolatedStack(Stack):
             "OPENAI_API_KEY": "fake-openai-key",
             "SANDBOX_API_KEY": "sandbox-key",
             "QUEUE_BULL_PREFIX": f"hf-{suffix}",
+            # n8n's owner, made from the environment at start (tests/flow/test_door.py signs in with it)
+            "N8N_OWNER_EMAIL": f"owner-{suffix.replace('_', '-')}@hybridflow.test",
+            "N8N_OWNER_PASSWORD": secrets.token_urlsafe(16),
             **(env or {}),
         }
         return stack
@@ -86,9 +92,9 @@ class IsolatedStack(Stack):
         return f"http://127.0.0.1:{self.fake_llm_port}"
 
     def start_fake_llm(self) -> None:
-        if not (self.root / "tests/fakes/fake_llm.py").exists():
+        if not (self.root / "testkit/fake_llm.py").exists():
             return
-        procs.start("fake-llm", [sys.executable, "-m", "tests.fakes.fake_llm", "--port", str(self.fake_llm_port)],
+        procs.start("fake-llm", [sys.executable, "-m", "testkit.fake_llm", "--port", str(self.fake_llm_port)],
                     self.service_env(), self.log_file("fake-llm"), self.pidfile("fake-llm"), cwd=self.root)
         procs.wait_until("fake LLM", lambda: port_open(self.fake_llm_port), timeout=30,
                          pidfile=self.pidfile("fake-llm"), log_file=self.log_file("fake-llm"))
@@ -101,6 +107,8 @@ class IsolatedStack(Stack):
         self.import_flows()
         self.start_n8n()
         self.wait_n8n(timeout=n8n_timeout)
+        self.start_door()
+        self.wait_door()
         # n8n recovers interrupted executions after the webhooks are live: let start-up finish
         time.sleep(1)
 
@@ -125,8 +133,9 @@ class IsolatedStack(Stack):
         return requests.request(method, self.url("collision") + path, headers=headers, timeout=30, **kwargs)
 
     def post_webhook(self, body: dict, secret: str | None) -> requests.Response:
+        """As Evolution posts it: through the door."""
         headers = {"X-Webhook-Secret": secret} if secret is not None else {}
-        return requests.post(self.url("n8n") + "/webhook/evolution", json=body, headers=headers, timeout=60)
+        return requests.post(self.webhook_url, json=body, headers=headers, timeout=60)
 
     def restart_n8n(self, crash: bool = True, timeout: float = 240) -> None:
         """Kills n8n (and its workers) mid-flight and starts it again, as a crash would."""

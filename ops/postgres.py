@@ -15,6 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
+from .progress import log
+
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
 
 def with_database(url: str, name: str) -> str:
     p = urlsplit(url)
@@ -23,6 +27,20 @@ def with_database(url: str, name: str) -> str:
 
 def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def find_server(env: dict, data_dir: Path, log_file: Path) -> tuple[str, str, int | None]:
+    """(server URL, where it is in words, the private cluster's port or None):
+    DATABASE_URL's server, else 127.0.0.1:5432 if it answers, else a private
+    cluster under data_dir, started now."""
+    if env.get("DATABASE_URL"):
+        return with_database(env["DATABASE_URL"], "postgres"), "DATABASE_URL", None
+    if answers(LOCAL_SERVER):
+        return LOCAL_SERVER, "127.0.0.1:5432", None
+    port = int(env.get("PG_PRIVATE_PORT", "54329"))
+    log(f"starting a private Postgres cluster under {data_dir / 'pg'} on port {port}...")
+    url = start_private_cluster(data_dir, port, log_file)
+    return url, f"a private cluster under {data_dir / 'pg'} on port {port}", port
 
 
 def answers(server_url: str) -> bool:
@@ -56,6 +74,29 @@ def drop_database(server_url: str, name: str) -> None:
     try:
         with conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+def database_comment(server_url: str, name: str) -> str | None:
+    """The comment on a database (COMMENT ON DATABASE), None when it has none or does not exist."""
+    conn = psycopg2.connect(with_database(server_url, "postgres"))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                        (name,))
+            row = cur.fetchone()
+            return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def set_database_comment(server_url: str, name: str, comment: str) -> None:
+    conn = psycopg2.connect(with_database(server_url, "postgres"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'COMMENT ON DATABASE "{name}" IS %s', (comment,))
     finally:
         conn.close()
 

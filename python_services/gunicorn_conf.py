@@ -1,6 +1,14 @@
 """gunicorn settings shared by every service; the Makefile passes the app.
-workers x threads stays under the database's connection limit: each worker
-opens its own pool (DB_POOL_MAX) after the fork."""
+
+Connections: each worker opens its own pool after the fork and keeps up to
+DB_POOL_MAX connections, by default its GUNICORN_THREADS (config.py reads the
+same variable), so a worker's threads never wait for each other. A service thus
+holds up to workers x threads sessions, and the services that use the database
+(collision, llm, evolution) together hold 3 x workers x threads, 48 with the
+defaults below. Keep that, plus n8n's own pool and some room for psql and
+migrations, under Postgres' max_connections (100 by default). A smaller
+DB_POOL_MAX is allowed: a request then waits up to DB_POOL_TIMEOUT_SECONDS
+for a connection, then gets 503 database_busy."""
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8001")

@@ -2,6 +2,7 @@
 and dropped at the end; tables emptied between tests."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
@@ -19,7 +20,9 @@ from python_services.common.migrate import migrate
 
 psycopg2.extras.register_uuid()
 
-APP_TABLES = ("flow_errors", "outbound", "events", "messages", "reply_tokens", "chat_aliases", "sessions", "tenants")
+APP_TABLES = ("flow_errors", "outbound", "events", "messages", "reply_sources", "reply_tokens", "chat_aliases",
+              "sessions", "knowledge_words", "knowledge_entries", "tenants", "login_failures", "web_sessions",
+              "api_tokens", "memberships", "users")
 
 
 def _server_url() -> str:
@@ -40,21 +43,27 @@ def _admin(url: str):
     return conn
 
 
-@pytest.fixture(scope="session")
-def database_url():
+@contextlib.contextmanager
+def scratch_database(prefix: str):
+    """An empty database of its own on the test server, dropped afterwards."""
     server = _server_url()
-    name = f"hf_test_{os.getpid()}_{secrets.token_hex(4)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = _admin(server)
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server, name)
     try:
-        migrate(url)
-        yield url
+        yield _with_database(server, name)
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    with scratch_database("hf_test") as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -102,12 +111,15 @@ def tx(clean_db):
 
 SERVICE_TOKEN = "test-service-token"
 ADMIN_TOKEN = "test-admin-token"
+# the application key that encrypts tenants' secrets at rest in the tests (a Fernet key)
+SECRET_KEY = "aHlicmlkZmxvdy10ZXN0cy1hcHBsaWNhdGlvbi1rZXk="
 
 
 @pytest.fixture
 def service_config(clean_db):
     """test_config for any service's create_app()."""
-    return {"database_url": clean_db, "service_token": SERVICE_TOKEN, "admin_token": ADMIN_TOKEN}
+    return {"database_url": clean_db, "service_token": SERVICE_TOKEN, "admin_token": ADMIN_TOKEN,
+            "HYBRIDFLOW_SECRET_KEYS": SECRET_KEY}
 
 
 @pytest.fixture

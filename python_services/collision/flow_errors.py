@@ -11,8 +11,10 @@ from ..common import db
 from ..common.auth import protect
 from ..common.errors import bad_request
 from ..common.logs import log_context
+from ..common.params import check_storable
 from ..common.web import json_body
-from .tokens import fail_token
+from ..core import reply_tokens
+from ..core.ledger import fail_token
 
 bp = Blueprint("flow_errors", __name__)
 protect(bp)
@@ -27,7 +29,7 @@ def parse_flow_error(body: dict) -> dict:
         value = body.get(field)
         if value is not None and not isinstance(value, (str, int)):
             raise bad_request(f"{field} must be a string", field)
-        out[field] = None if value is None else str(value)[:limit]
+        out[field] = None if value is None else check_storable(field, str(value)[:limit])
     for required in ("workflow_id", "message"):
         if not out[required]:
             raise bad_request(f"{required} is required", required)
@@ -38,8 +40,7 @@ def record_flow_error(cur, err: dict) -> dict:
     """Stores the failure; links (and fails) the first existing reply token it names."""
     token_id = None
     for candidate in UUID.findall(" ".join(filter(None, (err["message"], err["description"])))):
-        cur.execute("SELECT id FROM reply_tokens WHERE id = %s", (candidate,))
-        if cur.fetchone():
+        if reply_tokens.exists(cur, candidate):
             token_id = candidate
             break
     cur.execute(
@@ -52,6 +53,17 @@ def record_flow_error(cur, err: dict) -> dict:
     if token_id:
         row["reply_state"] = fail_token(cur, token_id, f"flow {err['workflow_name'] or err['workflow_id']}: {err['message']}")["state"]
     return row
+
+
+def prune_older_than(cur, cutoff, limit: int) -> int:
+    """Deletes up to `limit` flow failures recorded before `cutoff`, oldest
+    first (FLOW_ERRORS_RETENTION_DAYS: they belong to no tenant). Returns how many went."""
+    cur.execute(
+        "DELETE FROM flow_errors WHERE id IN (SELECT id FROM flow_errors WHERE recorded_at < %s"
+        " ORDER BY recorded_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (cutoff, limit),
+    )
+    return cur.rowcount
 
 
 @bp.post("/flows/errors")

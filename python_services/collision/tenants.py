@@ -1,81 +1,37 @@
 """Admin API, tenants: create (the webhook secret is returned once, only its
 sha256 is kept), list, get, patch, rotate the secret. The Evolution API key is
-never returned whole."""
+never returned whole. The request bodies are the pydantic models of
+core/api_models.py; settings keys are checked by core/settings.py's rules."""
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
-
 import psycopg2.errors
-import psycopg2.extras
 from flask import Blueprint, jsonify
 
 from ..common import db
-from ..common.auth import protect, require_admin_token
-from ..common.errors import ApiError, bad_request, not_found
+from ..common.auth import protect
+from ..common.errors import ApiError, bad_request
 from ..common.logs import log_context
-from ..common.settings import DEFAULT_SETTINGS, PROVIDERS, effective_settings, mask_secret, public_settings, validate_settings
-from ..common.web import json_body
-from .params import path_uuid, shaped
+from ..common.openapi import Operation, documented
+from ..common.params import found, iso, path_uuid, shaped
+from ..common.validation import parse_body
+from ..core import events, knowledge, tenants
+from ..core.api_auth import require, require_api_access
+from ..core.api_models import NewTenant, RotatedSecret, Tenant, TenantChanges, TenantCreated, TenantList
+from ..core.retention import retention_policy
+from ..core.secret_rotation import previous_accepted_until, rotate
+from ..core.settings import DEFAULT_SETTINGS, effective_settings, mask_secret, public_settings, validate_settings
+from ..core.webhook_secrets import new_secret
 
 bp = Blueprint("tenants", __name__)
-protect(bp, require_admin_token)
+protect(bp, require_api_access)
 
-INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 SHOWN = ("id", "instance_name", "business_name", "evo_server_url", "system_prompt", "llm_provider", "llm_model",
          "created_at", "updated_at")
+TENANT_CHANGED = "hybridflow.tenant_changed"
+TAGS = ("tenants",)
 
 
 # ---------------------------------------------------------------- validation
-
-
-def _text(max_len):
-    def check(name, value):
-        if not isinstance(value, str) or len(value) > max_len:
-            raise bad_request(f"{name} must be a string of at most {max_len} characters", name)
-        return value
-    return check
-
-
-def _instance_name(name, value):
-    if not isinstance(value, str) or not INSTANCE_NAME.match(value):
-        raise bad_request(f"{name} must be 1-100 letters, digits or _.@- (starting with a letter or digit), "
-                          "exactly as the Evolution instance is named", name)
-    return value
-
-
-def _server_url(name, value):
-    if not isinstance(value, str) or len(value) > 500 or (value and not re.match(r"^https?://[^\s/]+", value)):
-        raise bad_request(f"{name} must be an http(s) URL such as https://evo.example.com", name)
-    return value.rstrip("/")
-
-
-def _provider(name, value):
-    if value not in PROVIDERS:
-        raise bad_request(f"{name} must be one of {', '.join(PROVIDERS)}", name)
-    return value
-
-
-FIELDS = {
-    "instance_name": _instance_name,
-    "business_name": _text(200),
-    "evo_server_url": _server_url,
-    "evo_api_key": _text(500),
-    "system_prompt": _text(20000),
-    "llm_provider": _provider,
-    "llm_model": _text(200),
-}
-
-
-def tenant_fields(body: dict, *, creating: bool) -> dict:
-    """The body's fields, each checked; unknown fields are refused by name."""
-    for name in body:
-        if name not in FIELDS and name != "settings":
-            raise bad_request(f"{name} is not a tenant field", name)
-    if creating and "instance_name" not in body:
-        raise bad_request("instance_name is required", "instance_name")
-    return {name: FIELDS[name](name, value) for name, value in body.items() if name in FIELDS}
 
 
 def merged_settings(stored: dict, changes) -> dict:
@@ -101,57 +57,43 @@ def shape(row: dict) -> dict:
     out["evo_api_key"] = mask_secret(row["evo_api_key"]) if row["evo_api_key"] else ""
     out["settings"] = public_settings(row["settings"])
     out["effective_settings"] = public_settings(effective_settings(row["settings"]))
+    # what is kept for how long, and until when a rotated-out webhook secret still works
+    out["retention"] = retention_policy(effective_settings(row["settings"]))
+    out["webhook_secret_rotated_at"] = iso(row.get("webhook_secret_rotated_at"))
+    out["previous_webhook_secret_accepted_until"] = iso(previous_accepted_until(row))
     return out
 
 
-def new_secret() -> tuple[str, str]:
-    secret = secrets.token_urlsafe(32)
-    return secret, hashlib.sha256(secret.encode()).hexdigest()
-
-
-# ---------------------------------------------------------------- SQL
-
-
-def insert_tenant(cur, fields: dict, settings: dict, secret_hash: str) -> dict:
-    cols = [*fields, "settings", "webhook_secret_hash"]
-    cur.execute(
-        f"INSERT INTO tenants ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) RETURNING *",
-        [*fields.values(), psycopg2.extras.Json(settings), secret_hash],
-    )
-    return cur.fetchone()
-
-
 def tenant_row(cur, tenant_id, lock=False) -> dict:
-    cur.execute("SELECT * FROM tenants WHERE id = %s" + (" FOR UPDATE" if lock else ""), (tenant_id,))
-    row = cur.fetchone()
-    if row is None:
-        raise not_found(f"no tenant {tenant_id}")
-    return row
-
-
-def update_tenant(cur, tenant_id, changes: dict) -> dict:
-    assigns = ", ".join(f"{name} = %s" for name in changes)
-    values = [psycopg2.extras.Json(v) if name == "settings" else v for name, v in changes.items()]
-    cur.execute(f"UPDATE tenants SET {assigns}, updated_at = now() WHERE id = %s RETURNING *", [*values, tenant_id])
-    return cur.fetchone()
+    return found(tenants.by_id(cur, tenant_id, lock=lock), "tenant", tenant_id)
 
 
 def _conflict(instance_name) -> ApiError:
     return ApiError(409, "conflict", f"a tenant with instance_name {instance_name!r} exists", "instance_name")
 
 
+def changed_fields(changes: dict, settings_given: dict | None) -> list[str]:
+    """The names of what a PATCH changed, settings by key (never a value: a key may be a secret)."""
+    names = [name for name in changes if name != "settings"]
+    return names + [f"settings.{key}" for key in (settings_given or {})]
+
+
 # ---------------------------------------------------------------- routes
 
 
 @bp.post("/api/tenants")
+@documented(Operation("Create a tenant (a business)", TAGS, access="the platform admin", body=NewTenant,
+                      answer=TenantCreated, status=201, errors=(400, 401, 403, 409),
+                      description="The webhook secret is in the answer this once; only its sha256 is kept."))
 def create_tenant():
-    body = json_body()
-    fields = tenant_fields(body, creating=True)
-    settings = merged_settings({}, body.get("settings", {}))
+    require("tenants.create")
+    body = parse_body(NewTenant, what="a tenant field")
+    fields = body.model_dump(exclude_unset=True, exclude={"settings"})
+    settings = merged_settings({}, body.settings if body.settings is not None else {})
     secret, secret_hash = new_secret()
     try:
         with db.transaction() as cur:
-            row = insert_tenant(cur, fields, settings, secret_hash)
+            row = tenants.insert(cur, fields, settings, secret_hash)
     except psycopg2.errors.UniqueViolation:
         raise _conflict(fields["instance_name"]) from None
     log_context(tenant=str(row["id"]))
@@ -160,32 +102,61 @@ def create_tenant():
 
 
 @bp.get("/api/tenants")
+@documented(Operation("List tenants", TAGS, access="any token: the platform admin sees every tenant, a tenant "
+                      "token its own", answer=TenantList, errors=(401,)))
 def list_tenants():
+    who = require("read")
     with db.transaction() as cur:
-        cur.execute("SELECT * FROM tenants ORDER BY created_at, instance_name")
-        rows = cur.fetchall()
+        if who.platform:
+            rows = tenants.all_tenants(cur)
+        else:
+            rows = [row for row in [tenants.by_id(cur, who.tenant_id)] if row is not None]
     return jsonify({"tenants": [shape(r) for r in rows]})
 
 
 @bp.get("/api/tenants/<tenant_id>")
+@documented(Operation("Get a tenant", TAGS, access="viewer, agent, owner; the platform admin", answer=Tenant,
+                      errors=(401, 404)))
 def get_tenant(tenant_id):
+    tenant_id = path_uuid(tenant_id, "tenant")
+    require("read", tenant_id)
     with db.transaction() as cur:
-        row = tenant_row(cur, path_uuid(tenant_id, "tenant"))
+        row = tenant_row(cur, tenant_id)
     return jsonify(shape(row))
 
 
 @bp.patch("/api/tenants/<tenant_id>")
+@documented(Operation("Change a tenant", TAGS, access="owner; the platform admin (instance_name: the platform "
+                      "admin only)", body=TenantChanges, answer=Tenant, errors=(400, 401, 403, 404, 409),
+                      description="Only the fields given change; in settings only the keys given, and a null puts "
+                                  "a key back to its default. Recorded in the timeline "
+                                  "(hybridflow.tenant_changed, naming the fields, never their values)."))
 def patch_tenant(tenant_id):
     tenant_id = path_uuid(tenant_id, "tenant")
-    body = json_body()
-    changes = tenant_fields(body, creating=False)
+    who = require("settings.change", tenant_id)
+    body = parse_body(TenantChanges, what="a tenant field")
+    changes = body.model_dump(exclude_unset=True, exclude={"settings"})
+    if "instance_name" in changes:
+        require("tenants.rename")
+    settings_given = body.settings if "settings" in body.model_fields_set else None
+    if "settings" in body.model_fields_set and settings_given is None:
+        raise bad_request("settings must be a JSON object", "settings")
     try:
         with db.transaction() as cur:
             row = tenant_row(cur, tenant_id, lock=True)
-            if "settings" in body:
-                changes["settings"] = merged_settings(row["settings"], body["settings"])
+            if settings_given is not None:
+                changes["settings"] = merged_settings(row["settings"], settings_given)
             if changes:
-                row = update_tenant(cur, tenant_id, changes)
+                before = effective_settings(row["settings"])["knowledge_language"]
+                row = tenants.update(cur, tenant_id, changes)
+                # the knowledge base is indexed in its language: a new one indexes it again
+                language = effective_settings(row["settings"])["knowledge_language"]
+                if language != before:
+                    knowledge.apply_language(cur, tenant_id, language)
+                events.record_tenant_event(
+                    cur, tenant_id, TENANT_CHANGED,
+                    f"changed by {who.label}: {', '.join(changed_fields(changes, settings_given)) or 'nothing'}",
+                    actor=who.label)
     except psycopg2.errors.UniqueViolation:
         raise _conflict(changes.get("instance_name")) from None
     log_context(tenant=str(tenant_id))
@@ -193,11 +164,18 @@ def patch_tenant(tenant_id):
 
 
 @bp.post("/api/tenants/<tenant_id>/rotate-secret")
+@documented(Operation("Rotate the webhook secret", TAGS, access="owner; the platform admin",
+                      answer=RotatedSecret, errors=(401, 403, 404),
+                      description="The new secret is in the answer this once; the previous one stays accepted for "
+                                  "settings.webhook_secret_grace_minutes."))
 def rotate_secret(tenant_id):
     tenant_id = path_uuid(tenant_id, "tenant")
+    who = require("settings.change", tenant_id)
     secret, secret_hash = new_secret()
     with db.transaction() as cur:
         tenant_row(cur, tenant_id, lock=True)
-        update_tenant(cur, tenant_id, {"webhook_secret_hash": secret_hash})
+        # the old secret keeps working for settings.webhook_secret_grace_minutes: give Evolution the new one by then
+        row = rotate(cur, tenant_id, secret_hash, "POST /api/tenants/<id>/rotate-secret", actor=who.label)
     log_context(tenant=str(tenant_id))
-    return jsonify({"id": str(tenant_id), "webhook_secret": secret})
+    return jsonify({"id": str(tenant_id), "webhook_secret": secret,
+                    "previous_webhook_secret_accepted_until": iso(previous_accepted_until(row))})

@@ -6,6 +6,8 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from . import db
+
 log = logging.getLogger("hybridflow.errors")
 
 
@@ -43,12 +45,27 @@ def register_error_handlers(app) -> None:
     def _api_error(err: ApiError):
         return jsonify(err.body()), err.status
 
-    @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):
-        code = (err.name or "error").lower().replace(" ", "_")
-        return error_response(err.code or 500, code, err.description or err.name)
+    def _database_busy(err: Exception):
+        # no free connection, or a statement/lock timeout: rolled back, safe to
+        # retry (Evolution redelivers the webhook); see the top of common/db.py
+        log.warning("database busy: %s: %s", type(err).__name__, str(err).strip())
+        response, status = error_response(503, "database_busy", db.busy_message(err))
+        response.headers["Retry-After"] = "1"
+        return response, status
 
-    @app.errorhandler(Exception)
-    def _unexpected(err: Exception):
-        log.exception("unhandled error")
-        return error_response(500, "internal", "internal error; see the service log")
+    for busy in db.BUSY_ERRORS:
+        app.register_error_handler(busy, _database_busy)
+
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+
+
+def http_error(err: HTTPException):
+    """Werkzeug's own errors (404 route, 405 method, 413 body) in our shape."""
+    code = (err.name or "error").lower().replace(" ", "_")
+    return error_response(err.code or 500, code, err.description or err.name)
+
+
+def unexpected_error(err: Exception):
+    log.exception("unhandled error")
+    return error_response(500, "internal", "internal error; see the service log")

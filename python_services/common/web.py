@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from . import __version__, db
 from .config import Config
-from .logs import configure_logging, install_request_logging
-from .errors import register_error_handlers
+from .cors import install_cors
+from .logs import configure_service_logging, install_request_logging
+from .errors import bad_request, register_error_handlers
 
 health_bp = Blueprint("health", __name__)
 
@@ -24,12 +25,6 @@ def health():
     except Exception as exc:  # health must answer, whatever broke
         checks["database"] = {"ok": False, "error": type(exc).__name__}
     checks["database"]["ms"] = round((time.perf_counter() - started) * 1000, 2)
-    extra = current_app.extensions.get("hybridflow_health_checks", [])
-    for name, check in extra:
-        try:
-            checks[name] = check()
-        except Exception as exc:
-            checks[name] = {"ok": False, "error": type(exc).__name__}
     ok = all(c.get("ok") for c in checks.values())
     body = {"ok": ok, "service": current_app.name, "version": __version__, "checks": checks}
     return jsonify(body), (200 if ok else 503)
@@ -42,24 +37,20 @@ def create_base_app(name: str, test_config: dict | None = None) -> Flask:
     cfg = Config.from_env().with_overrides(test_config)
     app.config["HF"] = cfg
     app.config["TESTING"] = bool(test_config)
-    configure_logging(name, cfg.log_level)
+    configure_service_logging(name, cfg)
     install_request_logging(app)
+    install_cors(app)
     register_error_handlers(app)
     db.init_app(app)
     app.register_blueprint(health_bp)
     return app
 
 
-def add_health_check(app, name, check) -> None:
-    app.extensions.setdefault("hybridflow_health_checks", []).append((name, check))
-
-
-def json_body() -> dict:
-    """The request's JSON object, or a 400 that says what is wrong."""
-    from flask import request
-
-    from .errors import bad_request
-
+def json_body(optional: bool = False) -> dict:
+    """The request's JSON object, or a 400 that says what is wrong. An
+    optional body may be left out (an empty body reads as {})."""
+    if optional and not request.get_data():
+        return {}
     try:
         data = request.get_json(silent=True)
     except RecursionError:

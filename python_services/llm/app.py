@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..common.web import create_base_app
+from ..core import secrets_at_rest
 
 
 def create_app(test_config: dict | None = None):
@@ -12,7 +13,9 @@ def create_app(test_config: dict | None = None):
 
     # read once, and a malformed LLM_MAX_RETRIES or LLM_PRICES stops the start
     app.extensions["llm_options"] = LlmOptions.from_config(app.config["HF"])
-    app.extensions["llm_prices"] = load_prices(app.config["HF"].env)
+    app.extensions["llm_prices"] = load_prices(app.config["HF"].llm_prices)
+    # tenants' own LLM keys are stored encrypted: no HYBRIDFLOW_SECRET_KEYS, no start
+    secrets_at_rest.install(app)
     app.register_blueprint(routes.reply_bp)
     app.register_blueprint(routes.usage_bp)
     return app

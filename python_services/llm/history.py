@@ -8,38 +8,6 @@ from .prompt import HUMAN_PREFIX
 ROLE_OF_AUTHOR = {"customer": "user", "bot": "assistant", "business": "assistant"}
 
 
-def load_session(cur, tenant_id, chat_id) -> dict | None:
-    cur.execute(
-        "SELECT id, customer_name FROM sessions WHERE tenant_id = %s AND chat_id = %s",
-        (tenant_id, chat_id),
-    )
-    return cur.fetchone()
-
-
-def load_history(cur, session_id, token_id, limit: int) -> list[dict]:
-    """The chat's newest `limit` messages before the burst, oldest first:
-    text-bearing messages of the customer, the bot and the business's people,
-    deleted ones left out, and the burst itself (the customer messages tied
-    to this token) left out too, since it becomes the last turn."""
-    if limit <= 0:
-        return []
-    cur.execute(
-        """
-        SELECT id, author, text, sent_at
-          FROM messages
-         WHERE session_id = %s
-           AND author IN ('customer', 'business', 'bot')
-           AND deleted_at IS NULL
-           AND coalesce(btrim(text), '') <> ''
-           AND NOT (author = 'customer' AND reply_token_id IS NOT DISTINCT FROM %s)
-         ORDER BY sent_at DESC, id DESC
-         LIMIT %s
-        """,
-        (session_id, token_id, limit),
-    )
-    return list(reversed(cur.fetchall()))
-
-
 def burst_lines(check: dict) -> list[str]:
     """What the customer said in the burst, oldest first; a message without
     text (a photo, a voice note) is named by its type so the model knows."""

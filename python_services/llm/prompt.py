@@ -73,3 +73,36 @@ def build_system_prompt(template: str, variables: dict, max_reply_chars: int) ->
     body = render_template(template.strip() if template and template.strip() else DEFAULT_SYSTEM_PROMPT,
                            variables).strip()
     return f"{body}\n\n{reply_rules(max_reply_chars)}"
+
+
+# ---------------------------------------------------------------- the knowledge base
+
+KNOWLEDGE_RULE = (
+    "Facts about the business (prices, stock, opening hours, delivery, payment, policies) come only from these "
+    "entries and from the instructions above. If they do not answer the customer's question, do not guess: say "
+    f"that a person from the team will confirm, or write {HANDOFF_MARKER}."
+)
+NO_KNOWLEDGE_RULE = (
+    "The business's knowledge base has no entry about the customer's last message. Do not state facts about the "
+    "business (prices, stock, opening hours, delivery, payment, policies) that the instructions above do not give: "
+    f"say that a person from the team will confirm, or write {HANDOFF_MARKER}."
+)
+
+
+def knowledge_section(has_knowledge: bool, hits: list, max_chars: int) -> str:
+    """What every provider is told from the knowledge base: the entries found
+    for the customer's message (each cut to its share of max_chars: the
+    passage around the words it matched), and the rule to answer facts from
+    them only. Empty when the tenant has no knowledge base."""
+    if not has_knowledge:
+        return ""
+    if not hits:
+        return NO_KNOWLEDGE_RULE
+    parts, left = [], max_chars
+    for n, hit in enumerate(hits):
+        share = max(120, left // (len(hits) - n))
+        text = hit.passage(share)
+        left -= len(text)
+        parts.append(f"[{n + 1}] {hit.title}\n{text}")
+    return ("The business's knowledge base: the entries that best match the customer's message, best first.\n\n"
+            + "\n\n".join(parts) + "\n\n" + KNOWLEDGE_RULE)

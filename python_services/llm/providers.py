@@ -1,11 +1,12 @@
 """The providers, through the official SDKs only: anthropic (Messages API),
 openai (Chat Completions), openai_compatible (the openai SDK against the
 tenant's own base URL: Ollama, vLLM, LM Studio) and offline (the knowledge
-base, no network).
+base's best entry, no network). Every provider gets the same system prompt,
+the knowledge base's section included (reply.py, prompt.knowledge_section).
 
 Keys and URLs come from the service's environment (ANTHROPIC_API_KEY,
 ANTHROPIC_BASE_URL, OPENAI_API_KEY, OPENAI_BASE_URL), passed to the SDK
-explicitly so that app.config["HF"].env is the one source. A tenant's own
+explicitly so that the service's Config is the one source. A tenant's own
 settings.llm_api_key and llm_model apply to its chosen provider only: a
 fallback uses the deployment's key and default model (an Anthropic key is
 no use to OpenAI). The deployment's OPENAI_API_KEY is never sent to a
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 import anthropic
 import openai
 
+from ..core.settings import PROVIDERS
 from . import offline
 from .prompt import HANDOFF_MARKER
 
-PROVIDERS = ("anthropic", "openai", "openai_compatible", "offline")
 
 DEFAULT_MODELS = {
     "anthropic": "claude-haiku-4-5",
@@ -37,29 +38,22 @@ NO_KEY = "not-needed"
 
 @dataclass(frozen=True)
 class LlmOptions:
-    """The service-wide LLM settings, read once from the environment."""
-    env: dict
+    """The service-wide LLM settings (Config's llm_* and the SDKs' variables)."""
     timeout: float
     max_retries: int
     # the whole reply, fallbacks included, must end before the caller gives up
     # (gunicorn and n8n's HTTP node allow 120 s): past this only offline runs
     reply_budget: float = 90.0
+    anthropic_api_key: str = ""
+    anthropic_base_url: str = ""
+    openai_api_key: str = ""
+    openai_base_url: str = ""
 
     @classmethod
     def from_config(cls, cfg) -> "LlmOptions":
-        raw = cfg.env.get("LLM_MAX_RETRIES")
-        try:
-            retries = 2 if raw in (None, "") else int(raw)
-        except ValueError:
-            raise ValueError(f"LLM_MAX_RETRIES must be a whole number, got {raw!r}") from None
-        if retries < 0:
-            raise ValueError("LLM_MAX_RETRIES must not be negative")
-        raw_budget = cfg.env.get("LLM_REPLY_BUDGET_SECONDS")
-        try:
-            budget = 90.0 if raw_budget in (None, "") else float(raw_budget)
-        except ValueError:
-            raise ValueError(f"LLM_REPLY_BUDGET_SECONDS must be a number, got {raw_budget!r}") from None
-        return cls(env=dict(cfg.env), timeout=float(cfg.llm_timeout), max_retries=retries, reply_budget=budget)
+        return cls(timeout=cfg.llm_timeout, max_retries=cfg.llm_max_retries, reply_budget=cfg.llm_reply_budget,
+                   anthropic_api_key=cfg.anthropic_api_key, anthropic_base_url=cfg.anthropic_base_url,
+                   openai_api_key=cfg.openai_api_key, openai_base_url=cfg.openai_base_url)
 
 
 @dataclass(frozen=True)
@@ -78,6 +72,8 @@ class Completion:
     text: str
     tokens_in: int = 0
     tokens_out: int = 0
+    # the knowledge entries it was written from; None: every entry it was given
+    sources: tuple | None = None
 
 
 class ProviderError(Exception):
@@ -105,7 +101,6 @@ def provider_chain(primary: str, fallbacks) -> list[str]:
 
 def resolve_target(provider: str, *, tenant: dict, settings: dict, options: LlmOptions) -> Target:
     """The model, key and URL for one provider of the chain, or Unavailable."""
-    env = options.env
     primary = provider == tenant.get("llm_provider")
     model = (tenant.get("llm_model") or "").strip() if primary else ""
     model = model or DEFAULT_MODELS[provider]
@@ -113,15 +108,15 @@ def resolve_target(provider: str, *, tenant: dict, settings: dict, options: LlmO
     if provider == "offline":
         return Target(provider, model)
     if provider == "anthropic":
-        key = tenant_key or env.get("ANTHROPIC_API_KEY", "")
+        key = tenant_key or options.anthropic_api_key
         if not key:
             raise Unavailable(provider, model, "no API key (ANTHROPIC_API_KEY or settings.llm_api_key)")
-        return Target(provider, model, key, env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_DEFAULT_URL)
+        return Target(provider, model, key, options.anthropic_base_url or ANTHROPIC_DEFAULT_URL)
     if provider == "openai":
-        key = tenant_key or env.get("OPENAI_API_KEY", "")
+        key = tenant_key or options.openai_api_key
         if not key:
             raise Unavailable(provider, model, "no API key (OPENAI_API_KEY or settings.llm_api_key)")
-        return Target(provider, model, key, env.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL)
+        return Target(provider, model, key, options.openai_base_url or OPENAI_DEFAULT_URL)
     if provider == "openai_compatible":
         base_url = (settings.get("llm_base_url") or "").strip()
         if not base_url:
@@ -189,13 +184,21 @@ def _retryable(exc) -> bool:
 
 # ------------------------------------------------------------------ calls
 
-def call_anthropic(target: Target, system: str, conversation: list[dict], max_tokens: int,
+def _system_text(system) -> str:
+    return "\n\n".join(p for p in ((system,) if isinstance(system, str) else system) if p)
+
+
+def call_anthropic(target: Target, system, conversation: list[dict], max_tokens: int,
                    options: LlmOptions) -> Completion:
+    parts = [system] if isinstance(system, str) else [p for p in system if p]
+    # the tenant's rendered prompt is the long, repeated part: cache it; what the
+    # knowledge base found for this message follows it, uncached
+    blocks = [{"type": "text", "text": parts[0], "cache_control": {"type": "ephemeral"}},
+              *({"type": "text", "text": p} for p in parts[1:])]
     response = _client("anthropic", target, options).messages.create(
         model=target.model,
         max_tokens=max_tokens,
-        # the rendered system prompt is the long, repeated part: cache it
-        system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+        system=blocks,
         messages=conversation,
     )
     text = "".join(block.text for block in response.content or [] if getattr(block, "type", "") == "text")
@@ -204,12 +207,12 @@ def call_anthropic(target: Target, system: str, conversation: list[dict], max_to
     return Completion(target.provider, response.model or target.model, text, tokens_in, usage.output_tokens or 0)
 
 
-def call_openai(target: Target, system: str, conversation: list[dict], max_tokens: int,
+def call_openai(target: Target, system, conversation: list[dict], max_tokens: int,
                 options: LlmOptions) -> Completion:
     limit = {"max_completion_tokens": max_tokens} if target.provider == "openai" else {"max_tokens": max_tokens}
     response = _client("openai", target, options).chat.completions.create(
         model=target.model,
-        messages=[{"role": "system", "content": system}, *conversation],
+        messages=[{"role": "system", "content": _system_text(system)}, *conversation],
         **limit,
     )
     choice = response.choices[0] if response.choices else None
@@ -220,18 +223,24 @@ def call_openai(target: Target, system: str, conversation: list[dict], max_token
     return Completion(target.provider, response.model or target.model, text, tokens_in, tokens_out)
 
 
-def call_offline(target: Target, knowledge_base: list, customer_text: str) -> Completion:
-    """The best knowledge-base answer, or the handoff marker (the caller turns
-    it into the tenant's handoff message)."""
-    match = offline.best_match(knowledge_base, customer_text)
-    return Completion(target.provider, target.model, match.answer if match else HANDOFF_MARKER)
+def call_offline(target: Target, knowledge: list, max_chars: int) -> Completion:
+    """The best knowledge-base entry's content (a long one: the part around
+    the question's words) when it answers the question on its own, or the
+    handoff marker (the caller turns it into the tenant's handoff message)."""
+    hit = offline.answer_from(knowledge)
+    if hit is None:
+        return Completion(target.provider, target.model, HANDOFF_MARKER, sources=())
+    return Completion(target.provider, target.model, hit.passage(max_chars), sources=(hit,))
 
 
-def complete(target: Target, *, system: str, conversation: list[dict], customer_text: str,
-             settings: dict, options: LlmOptions) -> Completion:
-    """One provider's answer; every failure comes back as a ProviderError."""
+def complete(target: Target, *, system, conversation: list[dict], customer_text: str,
+             settings: dict, options: LlmOptions, knowledge: list = ()) -> Completion:
+    """One provider's answer; every failure comes back as a ProviderError.
+    `system` is the system prompt, or its parts (the tenant's prompt, then
+    the knowledge base's section); `knowledge` the entries found for the
+    customer's message (the offline provider answers from the best)."""
     if target.provider == "offline":
-        return call_offline(target, settings.get("knowledge_base") or [], customer_text)
+        return call_offline(target, list(knowledge), int(settings.get("max_reply_chars") or 1000))
     call = call_anthropic if target.provider == "anthropic" else call_openai
     try:
         return call(target, system, conversation, int(settings.get("llm_max_tokens") or 1024), options)

@@ -9,11 +9,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from ..collision.tokens import check_token, fail_token, record_llm_result
 from ..common import db
 from ..common.errors import ApiError
 from ..common.logs import log_event
-from ..common.settings import effective_settings
+from ..core import knowledge, messages, reply_sources, sessions, tenants
+from ..core.ledger import check_token, fail_token, record_llm_result
+from ..core.settings import effective_settings
 from . import history, prompt, providers
 from .postprocess import finish_reply
 
@@ -29,6 +30,16 @@ class Request:
     system: str
     conversation: list[dict]
     customer_text: str
+    # the knowledge base: whether the tenant has one, the entries found for
+    # this message (core.knowledge.Hit), and the prompt's section about them
+    has_knowledge: bool = False
+    knowledge: list = field(default_factory=list)
+    knowledge_text: str = ""
+
+    @property
+    def system_parts(self) -> tuple[str, ...]:
+        """The system prompt in parts: what stays the same for the tenant, then what this message found."""
+        return (self.system, self.knowledge_text) if self.knowledge_text else (self.system,)
 
 
 @dataclass
@@ -50,19 +61,17 @@ class Result:
     latency_ms: int = 0
     error: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    # the knowledge entries the reply was written from ({"id", "title", "score"}, best first)
+    sources: list[dict] = field(default_factory=list)
 
 
 def load_request(cur, token_id: str, check: dict, now=None) -> Request:
-    cur.execute(
-        "SELECT id, business_name, system_prompt, llm_provider, llm_model, settings FROM tenants WHERE id = %s",
-        (check["tenant_id"],),
-    )
-    tenant = cur.fetchone()
+    tenant = tenants.by_id(cur, check["tenant_id"])
     if tenant is None:  # the token's foreign key makes this a race with a deletion
         raise ApiError(404, "not_found", f"no tenant {check['tenant_id']}", "reply_token")
     settings = effective_settings(tenant["settings"])
-    session = history.load_session(cur, check["tenant_id"], check["chat_id"]) or {"id": None, "customer_name": ""}
-    rows = history.load_history(cur, session["id"], token_id, int(settings["history_messages"]))
+    session = sessions.by_chat(cur, check["tenant_id"], check["chat_id"]) or {"id": None, "customer_name": ""}
+    rows = messages.history(cur, session["id"], token_id, int(settings["history_messages"]))
     burst = history.burst_lines(check)
     conversation = history.build_conversation(rows, burst, int(settings["history_messages"]))
     variables = prompt.prompt_variables(
@@ -70,7 +79,25 @@ def load_request(cur, token_id: str, check: dict, now=None) -> Request:
         timezone_name=settings["timezone"], now=now,
     )
     system = prompt.build_system_prompt(tenant["system_prompt"], variables, int(settings["max_reply_chars"]))
-    return Request(token_id, tenant, settings, system, conversation, "\n".join(burst))
+    customer_text = "\n".join(burst)
+    has_knowledge, hits = find_knowledge(cur, check["tenant_id"], customer_text, rows, settings)
+    return Request(token_id, tenant, settings, system, conversation, customer_text, has_knowledge, hits,
+                   prompt.knowledge_section(has_knowledge, hits, int(settings["knowledge_max_chars"])))
+
+
+def find_knowledge(cur, tenant_id, customer_text: str, rows: list[dict], settings: dict) -> tuple[bool, list]:
+    """The knowledge entries for the customer's message; when it finds none
+    (a follow-up such as "and to Londrina?"), for it with the customer's
+    previous message."""
+    if int(settings["knowledge_max_entries"]) <= 0 or not customer_text.strip():
+        return False, []
+    has_knowledge, hits = knowledge.for_reply(cur, tenant_id, customer_text, settings)
+    if has_knowledge and not hits:
+        earlier = next((r["text"] for r in reversed(rows) if r["author"] == "customer" and (r["text"] or "").strip()),
+                       None)
+        if earlier:
+            _, hits = knowledge.for_reply(cur, tenant_id, f"{earlier}\n{customer_text}", settings)
+    return has_knowledge, hits
 
 
 def generate(request: Request, options: providers.LlmOptions) -> Result:
@@ -89,8 +116,9 @@ def generate(request: Request, options: providers.LlmOptions) -> Result:
         try:
             target = providers.resolve_target(name, tenant=request.tenant, settings=settings, options=options)
             completion = providers.complete(
-                target, system=request.system, conversation=request.conversation,
+                target, system=request.system_parts, conversation=request.conversation,
                 customer_text=request.customer_text, settings=settings, options=options,
+                knowledge=request.knowledge,
             )
         except providers.ProviderError as exc:
             attempts.append(Attempt(exc.provider, exc.model, exc.message))
@@ -101,9 +129,11 @@ def generate(request: Request, options: providers.LlmOptions) -> Result:
         if not reply.text and not reply.handoff:
             attempts.append(Attempt(completion.provider, completion.model, "empty reply"))
             continue
+        given = request.knowledge if completion.sources is None else completion.sources
         return Result(
             "handoff" if reply.handoff else "text", completion.provider, completion.model, reply.text,
             reply.handoff, completion.tokens_in, completion.tokens_out, latency, attempts=attempts,
+            sources=[hit.as_source() for hit in given],
         )
     latency = round((time.perf_counter() - started) * 1000)
     error = "; ".join(f"{a.provider} ({a.model}): {a.error}" for a in attempts) or "no provider configured"
@@ -140,6 +170,8 @@ def reply_to_token(token_id: str, options: providers.LlmOptions, now=None) -> di
             tokens_in=result.tokens_in, tokens_out=result.tokens_out, latency_ms=result.latency_ms,
             text=result.text or None, handoff=result.handoff,
         )
+        if result.outcome != "failed":
+            reply_sources.record(cur, token_id, check["tenant_id"], result.sources)
         if result.outcome == "failed":
             # an already ended token keeps its end (fail_token is idempotent)
             ended = fail_token(cur, token_id, result.error)
@@ -150,7 +182,7 @@ def reply_to_token(token_id: str, options: providers.LlmOptions, now=None) -> di
     log_event(log, "reply", tenant=check["tenant_id"], chat=check["chat_id"], reply_token=str(token_id),
               outcome=result.outcome, provider=result.provider, model=result.model,
               tokens_in=result.tokens_in, tokens_out=result.tokens_out, latency_ms=result.latency_ms,
-              error=result.error, tried=len(result.attempts))
+              error=result.error, tried=len(result.attempts), sources=len(result.sources))
     if not after["newest"]:
         return {"outcome": "superseded", "state": after["state"], "reason": after["reason"]}
     return answer(result)

@@ -1,26 +1,29 @@
 """The llm service's routes: POST /reply for the flow (service token) and
-GET /api/usage for the admin (bearer token). Each parses, calls a plain
+GET /api/usage for the admin API (ADMIN_TOKEN, or a tenant's token for its own usage). Each parses, calls a plain
 function and shapes the answer."""
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from ..common import db
-from ..common.auth import protect, require_admin_token
+from ..common.auth import protect
 from ..common.errors import bad_request
 from ..common.logs import log_context
+from ..common.openapi import documented
+from ..common.validation import parse_query
 from ..common.web import json_body
+from ..core import reply_tokens
+from ..core.api_auth import require, require_api_access, tenant_filter
+from ..core.api_models import USAGE, UsageQuery
 from . import reply, usage
 
 reply_bp = Blueprint("reply", __name__)
 protect(reply_bp)
 
 usage_bp = Blueprint("usage", __name__)
-protect(usage_bp, require_admin_token)
-
-MAX_USAGE_DAYS = 366
+protect(usage_bp, require_api_access)
 
 
 def _uuid(value, field: str) -> str:
@@ -43,20 +46,16 @@ def post_reply():
 
 
 @usage_bp.get("/api/usage")
+@documented(USAGE)
 def get_usage():
-    tenant_id = request.args.get("tenant_id") or None
-    if tenant_id is not None:
-        tenant_id = _uuid(tenant_id, "tenant_id")
-    raw_days = request.args.get("days", "7")
-    try:
-        days = int(raw_days)
-    except ValueError:
-        raise bad_request(f"days must be a whole number from 1 to {MAX_USAGE_DAYS}", "days") from None
-    if not 1 <= days <= MAX_USAGE_DAYS:
-        raise bad_request(f"days must be a whole number from 1 to {MAX_USAGE_DAYS}", "days")
+    query = parse_query(UsageQuery)
+    require("read")
+    tenant_id = tenant_filter(query.tenant_id)
+    tenant_id = str(tenant_id) if tenant_id is not None else None
+    days = query.days
     since = usage.usage_since(days)
     with db.transaction() as cur:
-        rows = usage.usage_rows(cur, since=since, tenant_id=tenant_id)
+        rows = reply_tokens.usage_rows(cur, since=since, tenant_id=tenant_id)
     return jsonify({
         "tenant_id": tenant_id,
         "days": days,

@@ -29,9 +29,9 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
 }
 
 
-def load_prices(env: dict) -> dict[str, dict[str, float]]:
-    """The built-in table with LLM_PRICES on top; a malformed LLM_PRICES stops the start."""
-    raw = (env.get("LLM_PRICES") or "").strip()
+def load_prices(raw: str) -> dict[str, dict[str, float]]:
+    """The built-in table with LLM_PRICES (raw JSON) on top; a malformed one stops the start."""
+    raw = (raw or "").strip()
     if not raw:
         return dict(DEFAULT_PRICES)
     try:
@@ -65,30 +65,6 @@ def estimate_cost(model: str | None, tokens_in: int, tokens_out: int, prices: di
     if price is None:
         return None
     return round((tokens_in * price["input"] + tokens_out * price["output"]) / 1_000_000, 6)
-
-
-def usage_rows(cur, *, since: datetime, tenant_id=None) -> list[dict]:
-    """Replies that reached a provider, per tenant, UTC day and model."""
-    cur.execute(
-        """
-        SELECT tenant_id,
-               (created_at AT TIME ZONE 'UTC')::date AS day,
-               llm_provider AS provider,
-               llm_model AS model,
-               count(*) AS replies,
-               count(*) FILTER (WHERE llm_outcome = 'failed') AS failed,
-               coalesce(sum(tokens_in), 0) AS tokens_in,
-               coalesce(sum(tokens_out), 0) AS tokens_out
-          FROM reply_tokens
-         WHERE llm_outcome IS NOT NULL
-           AND created_at >= %(since)s
-           AND (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s::uuid)
-         GROUP BY 1, 2, 3, 4
-         ORDER BY 1, 2, 3, 4
-        """,
-        {"since": since, "tenant": tenant_id},
-    )
-    return cur.fetchall()
 
 
 def summarize(rows: list[dict], prices: dict) -> list[dict]:

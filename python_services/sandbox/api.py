@@ -12,8 +12,11 @@ import requests
 from flask import Blueprint, current_app, jsonify, request, send_from_directory
 
 from ..common.errors import bad_request, not_found
+from ..common.web import json_body
+from ..core.tenants import valid_instance_name
 from . import payloads
-from .state import Instance, KnobError, Sandbox
+from .knobs import KnobError
+from .state import Instance, Sandbox
 
 bp = Blueprint("sandbox_api", __name__)
 STATIC_DIR = Path(__file__).with_name("static")
@@ -21,17 +24,6 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 def sandbox() -> Sandbox:
     return current_app.extensions["sandbox"]
-
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if data is None and request.content_length:
-        raise bad_request("the body must be JSON (Content-Type: application/json)", "body", "malformed")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise bad_request("the body must be a JSON object", "body", "malformed")
-    return data
 
 
 def _digits(value, field_name: str) -> str:
@@ -72,11 +64,6 @@ def page():
     return send_from_directory(STATIC_DIR, "index.html")
 
 
-@bp.get("/sandbox/static/<path:name>")
-def static_file(name):
-    return send_from_directory(STATIC_DIR, name)
-
-
 @bp.get("/sandbox/config")
 def config():
     sb = sandbox()
@@ -90,7 +77,7 @@ def config():
 # ---- people typing ----------------------------------------------------------
 def _incoming(author: str):
     sb = sandbox()
-    body = _body()
+    body = json_body(optional=True)
     inst = _instance_of(body)
     number = _number_of(body)
     text = body.get("text")
@@ -180,14 +167,14 @@ def get_knobs():
 @bp.post("/sandbox/knobs")
 def set_knobs():
     try:
-        return jsonify(sandbox().set_knobs(_body()))
+        return jsonify(sandbox().set_knobs(json_body(optional=True)))
     except KnobError as err:
         raise bad_request(str(err), err.field) from None
 
 
 @bp.post("/sandbox/reset")
 def reset():
-    body = _body()
+    body = json_body(optional=True)
     forget = body.get("instances", False)
     if not isinstance(forget, bool):
         raise bad_request("instances must be true or false", "instances")
@@ -208,9 +195,9 @@ def list_instances():
 
 @bp.post("/sandbox/instances")
 def put_instance():
-    body = _body()
+    body = json_body(optional=True)
     name = body.get("instance")
-    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$", name):
+    if not valid_instance_name(name):
         raise bad_request("instance must be an instance name", "instance")
     fields = {}
     for key in ("apikey", "state", "business_name"):

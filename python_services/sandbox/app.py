@@ -10,21 +10,21 @@ from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..common import __version__
-from ..common.config import Config
-from ..common.errors import ApiError
-from ..common.logs import configure_logging, log_event
+from ..common.config import Config, ConfigError
+from ..common.errors import http_error, register_error_handlers, unexpected_error
+from ..common.logs import configure_service_logging, log_event
 from . import api, evolution_api, payloads
 from .delivery import Deliverer
 from .state import Sandbox
 
-DEFAULT_API_KEY = "sandbox-key"
 log = logging.getLogger("hybridflow.sandbox")
 
-# Fixed settings; tests may override any of them through test_config. Only
-# the API key comes from the environment (SANDBOX_API_KEY): instances are
-# made by POST /webhook/set/<name> with that key, or POST /sandbox/instances.
+# Fixed settings; tests may override any of them through test_config. The API
+# key comes from the environment (SANDBOX_API_KEY, no default: `make up`
+# generates one): instances are made by POST /webhook/set/<name> with that
+# key, or POST /sandbox/instances.
 DEFAULTS = {
-    "api_key": DEFAULT_API_KEY,
+    "api_key": "",
     "instances": (),
     "owner_number": "5511999990000",
     "customer_number": "5511987654321",
@@ -32,6 +32,10 @@ DEFAULTS = {
     "webhook_timeout": 30.0,
     "webhook_attempts": 3,
     "webhook_backoff": 0.2,
+    # URL prefixes the sandbox delivers webhooks to (SANDBOX_WEBHOOK_ALLOWED,
+    # comma-separated; unset: N8N_WEBHOOK_URL, the door): it refuses to set
+    # a webhook anywhere else, so it cannot be made to post inside the network
+    "webhook_allowed": (),
 }
 
 
@@ -42,16 +46,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     cfg = Config.from_env().with_overrides(test_config)
     app.config["HF"] = cfg
     app.config["TESTING"] = bool(test_config)
-    configure_logging("sandbox", cfg.log_level)
-    opts = {**DEFAULTS, "api_key": cfg.env.get("SANDBOX_API_KEY") or DEFAULT_API_KEY,
+    configure_service_logging("sandbox", cfg)
+    opts = {**DEFAULTS, "api_key": cfg.sandbox_api_key,
             # webhooks delivered at once (benchmarks raise it: the bot's echoes queue up under load)
-            "delivery_threads": int(cfg.env.get("SANDBOX_DELIVERY_THREADS") or DEFAULTS["delivery_threads"]),
+            "delivery_threads": cfg.sandbox_delivery_threads,
             **{k: v for k, v in (test_config or {}).items() if k in DEFAULTS}}
+    if not opts["webhook_allowed"]:
+        listed = cfg.env.get("SANDBOX_WEBHOOK_ALLOWED") or cfg.n8n_webhook_url
+        opts["webhook_allowed"] = tuple(p.strip() for p in listed.split(",") if p.strip())
+    if not opts["api_key"]:
+        raise ConfigError("SANDBOX_API_KEY is not set: the sandbox's Evolution apikey has no default "
+                          "(`make up` generates one into .env)")
     deliverer = Deliverer(threads=int(opts["delivery_threads"]), timeout=float(opts["webhook_timeout"]),
                           attempts=int(opts["webhook_attempts"]), backoff=float(opts["webhook_backoff"]))
     app.extensions["sandbox"] = Sandbox(
         api_key=opts["api_key"], server_url=cfg.sandbox_url.rstrip("/"), instances=opts["instances"],
         owner_number=opts["owner_number"], default_number=opts["customer_number"], deliverer=deliverer,
+        webhook_allowed=opts["webhook_allowed"],
     )
     app.register_blueprint(evolution_api.bp)
     app.register_blueprint(api.bp)
@@ -77,28 +88,27 @@ def _is_ours(path: str) -> bool:
 
 
 def _install_errors(app: Flask) -> None:
+    """HybridFlow's error shape on the sandbox's own routes; Evolution's on the
+    routes it imitates."""
+    register_error_handlers(app)
+
     @app.errorhandler(evolution_api.EvolutionHttpError)
     def _evolution(err):
         return jsonify(payloads.evolution_error(err.status, err.message)), err.status
 
-    @app.errorhandler(ApiError)
-    def _api(err):
-        return jsonify(err.body()), err.status
-
     @app.errorhandler(HTTPException)
     def _http(err):
         if _is_ours(request.path):
-            code = (err.name or "error").lower().replace(" ", "_")
-            return jsonify(ApiError(err.code or 500, code, err.description or err.name).body()), err.code
+            return http_error(err)
         # Evolution answers an unknown route (or method) with a 404 of its own
         message = [f"Cannot {request.method} {request.path}"]
         return jsonify(payloads.evolution_error(404, message)), 404
 
     @app.errorhandler(Exception)
     def _unexpected(err):
-        log.exception("unhandled error")
         if _is_ours(request.path):
-            return jsonify(ApiError(500, "internal", "internal error; see the sandbox log").body()), 500
+            return unexpected_error(err)
+        log.exception("unhandled error")
         return jsonify(payloads.evolution_error(500, str(err))), 500
 
 

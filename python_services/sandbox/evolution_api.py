@@ -9,7 +9,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 
 from . import payloads
-from .state import Instance, Sandbox
+from .state import Instance, Sandbox, masked_webhook, url_allowed
 
 bp = Blueprint("evolution_api", __name__)
 
@@ -131,8 +131,11 @@ def send_text(instance):
                                      timestamp=int(time.time()), instance_id=inst.instance_id)
     event = knobs["bot_echo_event"]
     sb.add_message(inst.name, number, "bot", body["text"], msg_id, event)
-    sb.record_call("sendText", inst.name, body, 201, received_at(), message_id=msg_id,
-                   **({"stalled_ms": stall_ms} if stall_ms else {}))
+    # sent; then, when a knob asks, Evolution fails anyway (storing it, say) and answers an error
+    failed_after = sb.take_failure_after_sending()
+    sb.record_call("sendText", inst.name, body, failed_after or 201, received_at(), message_id=msg_id,
+                   **({"stalled_ms": stall_ms} if stall_ms else {}),
+                   **({"sent_before_failing": True} if failed_after else {}))
 
     echo, hook_data = knobs["echo"], data
     if event == "messages.upsert":
@@ -140,13 +143,74 @@ def send_text(instance):
         hook_data = {k: v for k, v in data.items() if k != "contextInfo"}
     if echo == "before":
         sb.emit(inst, number, event, hook_data, mode="sync")
-    elif echo == "async":
+    elif echo == "async" or (echo == "after" and failed_after):
         sb.emit(inst, number, event, hook_data, mode="async")
+    # the message is on the phone; the answer may still keep the client waiting
+    _hold(knobs["answer_delay_ms"])
+    if failed_after:
+        raise EvolutionHttpError(failed_after,
+                                 "Connection Closed" if failed_after >= 500 else "refused by a sandbox knob")
     response = jsonify(data)
     response.status_code = 201
     if echo == "after":
         response.call_on_close(lambda: sb.emit(inst, number, event, hook_data, mode="async"))
     return response
+
+
+def _find_messages_query(body: dict) -> tuple[str | None, bool | None, str | None, int, int]:
+    """(remoteJid, fromMe, id, page size, page) from Evolution's findMessages
+    body {"where": {"key": {"remoteJid", "fromMe", "id"}}, "offset", "page"},
+    checked as its JSON schema does."""
+    where = body.get("where", {})
+    key = where.get("key", {}) if isinstance(where, dict) else None
+    problems = []
+    if not isinstance(where, dict):
+        problems.append("where is not of a type(s) object")
+    if not isinstance(key, dict):
+        problems.append("where.key is not of a type(s) object")
+        key = {}
+    for name in ("remoteJid", "id"):
+        if name in key and (not isinstance(key[name], str) or not key[name]):
+            problems.append("The property cannot be empty")
+    if "fromMe" in key and not isinstance(key["fromMe"], bool):
+        problems.append("where.key.fromMe is not one of enum values: true,false")
+    for name in ("offset", "page"):
+        if name in body and (isinstance(body[name], bool) or not isinstance(body[name], int)):
+            problems.append(f"{name} is not of a type(s) integer")
+    if problems:
+        raise EvolutionHttpError(400, [problems])
+    size = body.get("offset") or 50  # Evolution's page size (named offset), 50 unless given
+    return key.get("remoteJid"), key.get("fromMe"), key.get("id"), max(1, size), max(1, body.get("page") or 1)
+
+
+@bp.post("/chat/findMessages/<instance>")
+def find_messages(instance):
+    """The chat's stored messages, newest first, one page (Evolution v2's
+    chatService.fetchMessages): here the business side of a chat (the bot's
+    sends and the owner's messages) when asked fromMe true, else the customer's."""
+    sb = sandbox()
+    inst = _instance(instance, "findMessages")
+    body = _body()
+    try:
+        jid, from_me, msg_id, size, page = _find_messages_query(body)
+        if sb.get_knobs()["fail_find_messages"]:
+            raise EvolutionHttpError(500, "Connection Closed")
+    except EvolutionHttpError as err:
+        sb.record_call("findMessages", inst.name, body, err.status, received_at())
+        raise
+    numbers = [re.sub(r"\D", "", jid.split("@")[0])] if jid else sb.chat_numbers(inst.name)
+    found = []
+    for number in numbers:
+        for m in sb.messages(inst.name, number):
+            if (from_me is None or m["from_me"] == from_me) and (msg_id is None or m["id"] == msg_id):
+                found.append((m["at"], m["seq"], payloads.stored_message(
+                    number=number, text=m["text"], msg_id=m["id"], from_me=m["from_me"],
+                    push_name=inst.business_name if m["from_me"] else "Cliente", timestamp=m["at"] // 1000,
+                    instance_id=inst.instance_id, status="SERVER_ACK" if m["from_me"] else "DELIVERY_ACK")))
+    found.sort(key=lambda item: item[:2], reverse=True)
+    sb.record_call("findMessages", inst.name, body, 200, received_at())
+    records = [record for _, _, record in found[(page - 1) * size: page * size]]
+    return jsonify(payloads.found_messages(records, size, page, len(found))), 200
 
 
 @bp.post("/chat/sendPresence/<instance>")
@@ -187,6 +251,10 @@ def set_webhook(instance):
             problems.append("webhook.enabled is not of a type(s) boolean")
         if "url" in hook and (not isinstance(hook["url"], str) or not hook["url"]):
             problems.append('The "url" cannot be empty')
+        elif "url" in hook and not url_allowed(hook["url"], sb.webhook_allowed):
+            # development only: webhooks go to the configured n8n / door, never elsewhere
+            problems.append(f'webhook.url must start with one of: {", ".join(sb.webhook_allowed) or "(none)"}'
+                            " (SANDBOX_WEBHOOK_ALLOWED)")
         if "headers" in hook and not isinstance(hook["headers"], dict):
             problems.append("webhook.headers is not of a type(s) object")
         events = hook.get("events", [])
@@ -205,7 +273,7 @@ def set_webhook(instance):
 @bp.get("/webhook/find/<instance>")
 def find_webhook(instance):
     inst = _instance(instance, "webhook/find")
-    return jsonify(inst.webhook)
+    return jsonify(masked_webhook(inst.webhook))
 
 
 @bp.get("/instance/connectionState/<instance>")

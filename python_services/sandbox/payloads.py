@@ -56,41 +56,37 @@ def _device_list_context() -> dict:
     }
 
 
-def customer_message(*, number: str, text: str, msg_id: str, push_name: str, timestamp: int,
-                     instance_id: str) -> dict:
-    """messages.upsert data of a customer's text (fromMe false)."""
+def _phone_message(*, number, text, msg_id, push_name, timestamp, instance_id, from_me, status, source,
+                   context) -> dict:
     return {
         "key": {
             "remoteJid": phone_jid(number), "remoteJidAlt": lid_for(number),
-            "fromMe": False, "id": msg_id, "addressingMode": "pn",
+            "fromMe": from_me, "id": msg_id, "addressingMode": "pn",
         },
         "pushName": push_name,
-        "status": "DELIVERY_ACK",
-        "message": {"conversation": text, "messageContextInfo": _device_list_context()},
+        "status": status,
+        "message": {"conversation": text, "messageContextInfo": context},
         "messageType": "conversation",
         "messageTimestamp": timestamp,
         "instanceId": instance_id,
-        "source": "android",
+        "source": source,
     }
+
+
+def customer_message(*, number: str, text: str, msg_id: str, push_name: str, timestamp: int,
+                     instance_id: str) -> dict:
+    """messages.upsert data of a customer's text (fromMe false)."""
+    return _phone_message(number=number, text=text, msg_id=msg_id, push_name=push_name, timestamp=timestamp,
+                          instance_id=instance_id, from_me=False, status="DELIVERY_ACK", source="android",
+                          context=_device_list_context())
 
 
 def owner_message(*, number: str, text: str, msg_id: str, push_name: str, timestamp: int,
                   instance_id: str) -> dict:
     """messages.upsert data of the business typing on its own phone (fromMe true)."""
-    return {
-        "key": {
-            "remoteJid": phone_jid(number), "remoteJidAlt": lid_for(number),
-            "fromMe": True, "id": msg_id, "addressingMode": "pn",
-        },
-        "pushName": push_name,
-        "status": "SERVER_ACK",
-        "message": {"conversation": text,
-                    "messageContextInfo": {"messageSecret": _bytes_obj(*secrets.token_bytes(4))}},
-        "messageType": "conversation",
-        "messageTimestamp": timestamp,
-        "instanceId": instance_id,
-        "source": "ios",
-    }
+    return _phone_message(number=number, text=text, msg_id=msg_id, push_name=push_name, timestamp=timestamp,
+                          instance_id=instance_id, from_me=True, status="SERVER_ACK", source="ios",
+                          context={"messageSecret": _bytes_obj(*secrets.token_bytes(4))})
 
 
 def api_sent_message(*, number: str, text: str, msg_id: str, timestamp: int, instance_id: str) -> dict:
@@ -110,6 +106,30 @@ def api_sent_message(*, number: str, text: str, msg_id: str, timestamp: int, ins
         "instanceId": instance_id,
         "source": "web",
     }
+
+
+def stored_message(*, number: str, text: str, msg_id: str, from_me: bool, push_name: str, timestamp: int,
+                   instance_id: str, status: str) -> dict:
+    """One record of POST /chat/findMessages: the message as Evolution's store
+    keeps it (its own row id, the WhatsApp key, seconds since the epoch)."""
+    return {
+        "id": "c" + hashlib.sha256(msg_id.encode()).hexdigest()[:24],
+        "key": {"id": msg_id, "fromMe": from_me, "remoteJid": phone_jid(number)},
+        "pushName": push_name,
+        "messageType": "conversation",
+        "message": {"conversation": text},
+        "messageTimestamp": timestamp,
+        "instanceId": instance_id,
+        "source": "web" if from_me else "android",
+        "contextInfo": None,
+        "MessageUpdate": [{"status": status}],
+    }
+
+
+def found_messages(records: list[dict], page_size: int, page: int, total: int) -> dict:
+    """POST /chat/findMessages's answer (Evolution v2): one page, newest first."""
+    return {"messages": {"total": total, "pages": -(-total // page_size) if page_size else 0,
+                         "currentPage": page, "records": records}}
 
 
 def envelope(*, event: str, instance: str, data: dict, destination: str, sender: str, server_url: str,

@@ -1,10 +1,10 @@
 """The sandbox's whole state, in memory behind one lock: instances (with their
-webhook), the chats, the API calls received, and the test knobs. One process
-holds it: run the sandbox with ONE gunicorn worker (threads are fine)."""
+webhook), the chats, the API calls received, and the test knobs (which
+knobs there are and what values they take: knobs.py). One process holds it:
+run the sandbox with ONE gunicorn worker (threads are fine)."""
 from __future__ import annotations
 
 import random
-import re
 import threading
 import time
 import uuid
@@ -13,69 +13,28 @@ from dataclasses import asdict, dataclass, field
 
 from . import payloads
 from .delivery import Deliverer
-
-ECHO_MODES = ("async", "before", "after", "none")
-BOT_ECHO_EVENTS = ("send.message", "messages.upsert")
-
-DEFAULT_KNOBS = {
-    # milliseconds every sendText waits before answering
-    "send_delay_ms": 0,
-    # the next N sendText calls answer fail_status (Evolution's error shape)
-    "fail_next_sends": 0,
-    "fail_status": 500,
-    # when the bot's own send comes back as a webhook: "async" (a background
-    # thread, racing the answer, as a real server does), "before" the answer,
-    # "after" the answer has gone out, or "none"
-    "echo": "async",
-    # how that echo is reported: "send.message" (v2.3) or "messages.upsert"
-    # with fromMe true (Evolution 2.2)
-    "bot_echo_event": "send.message",
-    # every webhook delivered twice (Evolution retrying a delivery)
-    "duplicate_webhooks": False,
-    # numbers sendText/sendPresence answer 400 exists:false for
-    "not_on_whatsapp": [],
-    # at random: this share of sendText calls answer fail_status (0.0-1.0) ...
-    "fail_ratio": 0.0,
-    # ... and this share of the others wait stall_ms before answering
-    "stall_ratio": 0.0,
-    "stall_ms": 0,
-}
-RATIO_KNOBS = ("fail_ratio", "stall_ratio")
+from .knobs import DEFAULT_KNOBS, check_knob
 
 
-class KnobError(ValueError):
-    def __init__(self, field_name: str, message: str):
-        super().__init__(message)
-        self.field = field_name
+def mask(value) -> str:
+    """A secret as the sandbox shows it: its last four characters at most."""
+    text = str(value)
+    return "****" + text[-4:] if len(text) > 8 else "****"
 
 
-def _check_knob(name, value):
-    if name in ("send_delay_ms", "fail_next_sends", "stall_ms"):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 600_000:
-            raise KnobError(name, f"{name} must be a whole number from 0 to 600000")
-    elif name in RATIO_KNOBS:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise KnobError(name, f"{name} must be a number from 0 to 1")
-        value = float(value)
-    elif name == "fail_status":
-        if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
-            raise KnobError(name, "fail_status must be an HTTP error status (400-599)")
-    elif name == "echo":
-        if value not in ECHO_MODES:
-            raise KnobError(name, f"echo must be one of {', '.join(ECHO_MODES)}")
-    elif name == "bot_echo_event":
-        if value not in BOT_ECHO_EVENTS:
-            raise KnobError(name, f"bot_echo_event must be one of {', '.join(BOT_ECHO_EVENTS)}")
-    elif name == "duplicate_webhooks":
-        if not isinstance(value, bool):
-            raise KnobError(name, "duplicate_webhooks must be true or false")
-    elif name == "not_on_whatsapp":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise KnobError(name, "not_on_whatsapp must be a list of numbers (strings)")
-        value = [re.sub(r"\D", "", v) for v in value]
-    else:
-        raise KnobError(name, f"{name} is not a knob (known: {', '.join(DEFAULT_KNOBS)})")
-    return value
+def masked_webhook(webhook: dict | None) -> dict | None:
+    """A webhook as answered: its headers' values masked (they carry the tenant's secret)."""
+    if not webhook:
+        return webhook
+    shown = dict(webhook)
+    if isinstance(shown.get("headers"), dict):
+        shown["headers"] = {k: mask(v) for k, v in shown["headers"].items()}
+    return shown
+
+
+def url_allowed(url: str, allowed: tuple) -> bool:
+    """The sandbox delivers only to the configured n8n / door (SANDBOX_WEBHOOK_ALLOWED)."""
+    return isinstance(url, str) and any(url.startswith(prefix) for prefix in allowed)
 
 
 @dataclass
@@ -90,14 +49,18 @@ class Instance:
 
     def public(self) -> dict:
         shown = asdict(self)
-        shown["apikey"] = "****" + self.apikey[-4:] if len(self.apikey) > 8 else "****"
+        shown["apikey"] = mask(self.apikey)
+        shown["webhook"] = masked_webhook(self.webhook)
         return shown
 
 
 class Sandbox:
     def __init__(self, *, api_key: str, server_url: str, instances=(), owner_number: str = "5511999990000",
-                 default_number: str = "5511987654321", deliverer: Deliverer | None = None, keep: int = 5000):
+                 default_number: str = "5511987654321", deliverer: Deliverer | None = None, keep: int = 5000,
+                 webhook_allowed: tuple = ()):
         self.api_key = api_key
+        # URL prefixes webhooks may go to (the configured n8n / door); nothing else
+        self.webhook_allowed = tuple(webhook_allowed)
         self.server_url = server_url
         self.owner_number = owner_number
         self.default_number = default_number
@@ -165,11 +128,11 @@ class Sandbox:
                 "updatedAt": now,
                 "instanceId": inst.instance_id,
             }
-            return dict(inst.webhook)
+            return masked_webhook(inst.webhook)
 
     # ---- knobs ---------------------------------------------------------------
     def set_knobs(self, changes: dict) -> dict:
-        checked = {name: _check_knob(name, value) for name, value in changes.items()}
+        checked = {name: check_knob(name, value) for name, value in changes.items()}
         with self._lock:
             self.knobs.update(checked)
             return dict(self.knobs)
@@ -180,9 +143,18 @@ class Sandbox:
 
     def take_send_failure(self) -> int | None:
         """The status to fail this send with, when the knob asks for it."""
+        return self._take_failure("fail_next_sends")
+
+    def take_failure_after_sending(self) -> int | None:
+        """The status to answer once this send has gone out, when the knob asks for it."""
+        return self._take_failure("fail_next_after_sending")
+
+    def _take_failure(self, countdown: str) -> int | None:
+        """fail_status while the knob `countdown` (a number of sends) is above
+        zero, counting it down by one; None once it is spent."""
         with self._lock:
-            if self.knobs["fail_next_sends"] > 0:
-                self.knobs["fail_next_sends"] -= 1
+            if self.knobs[countdown] > 0:
+                self.knobs[countdown] -= 1
                 return self.knobs["fail_status"]
             return None
 
@@ -209,6 +181,8 @@ class Sandbox:
         now = time.time()
         with self._lock:
             self._call_seq += 1
+            if kind == "webhook/set" and isinstance(body, dict) and isinstance(body.get("webhook"), dict):
+                body = {**body, "webhook": masked_webhook(body["webhook"])}
             self.calls.append({"seq": self._call_seq, "kind": kind, "instance": instance, "body": body,
                                "status": status, "at": now, "received_at": received_at or now, **extra})
             self._new_call.notify_all()
@@ -268,7 +242,7 @@ class Sandbox:
         with self._lock:
             hook = dict(inst.webhook) if inst.webhook else None
             copies = 2 if self.knobs["duplicate_webhooks"] else 1
-        if not hook or not hook["enabled"] or not hook["url"]:
+        if not hook or not hook["enabled"] or not url_allowed(hook["url"], self.webhook_allowed):
             return None
         flag = payloads.event_flag(event)
         if hook["events"] and flag not in hook["events"]:

@@ -7,6 +7,8 @@ import time
 
 import requests
 
+from ops.tenants import onboard_tenant
+
 _numbers = itertools.count(5511900000001)
 _instances = itertools.count(1)
 
@@ -107,15 +109,8 @@ def new_chat(stack, settings: dict | None = None, provider: str = "anthropic") -
     made = requests.post(stack.url("sandbox") + "/sandbox/instances",
                          json={"instance": instance, "business_name": "Flow Test Shop"}, timeout=10)
     assert made.status_code in (200, 201), made.text
-    resp = stack.admin("POST", "/api/tenants", json=body)
-    assert resp.status_code == 201, resp.text
-    tenant = resp.json()
-    tenant_id = tenant.get("id") or tenant["tenant"]["id"]
-    connect = stack.admin("POST", f"/api/tenants/{tenant_id}/connect",
-                          json={"webhook_url": stack.url("n8n") + "/webhook/evolution"})
-    assert connect.status_code == 200, connect.text
-    secret = connect.json()["webhook_secret"]
-    tenant_row = {"id": tenant_id, "instance_name": instance}
+    tenant, secret = onboard_tenant(stack.url("collision"), stack.env["ADMIN_TOKEN"], body, stack.webhook_url)
+    tenant_row = {"id": tenant["id"], "instance_name": instance}
     return Chat(stack, tenant_row, secret, str(next(_numbers)))
 
 

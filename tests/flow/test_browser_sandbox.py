@@ -4,43 +4,18 @@ and the fake LLM. It lives with the flow tests so the session shares their one
 n8n. Without Chromium it fails (`make test` installs it; `make chromium`)."""
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
+from .chromium import WAIT_SECONDS, chromium
 from .helpers import FakeLLMControl, new_chat, wait_for
 
 pytestmark = [pytest.mark.flow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WAIT_SECONDS = 30
-
 
 @pytest.fixture
 def browser(tmp_path):
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} missing: run `make chromium` (Debian's chromium and chromium-driver)")
-    # the driver path is given, so Selenium Manager is skipped; offline in case it is ever asked
-    os.environ["SE_OFFLINE"] = "true"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")),
-                              options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    try:
+    with chromium(tmp_path) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_on_the_sandbox_page_the_bot_answers_the_customer_and_goes_quiet_when_the_owner_writes(

@@ -36,6 +36,7 @@ def test_a_webhook_posted_to_n8n_is_recorded_in_postgres(flow_stack, tenant):
 
 
 def test_n8n_passes_the_services_refusal_through_as_is(flow_stack, tenant):
+    # an unknown instance: the same 401 as a wrong secret (instance names cannot be probed)
     resp = flow_stack.post_webhook({"event": "messages.upsert", "instance": "no-such-store", "data": {}}, SECRET)
-    assert resp.status_code == 404
-    assert resp.json()["error"]["field"] == "instance"
+    assert resp.status_code == 401
+    assert resp.json()["error"]["field"] == "X-Webhook-Secret"

@@ -167,6 +167,41 @@ def test_the_chat_resumes_by_itself_after_resume_after_minutes(flow_stack, fake_
     assert len(chat.wait_for_bot_replies(1)) == 1
 
 
+def test_the_team_is_told_on_a_takeover_once_and_on_a_handoff_and_no_route_fails(flow_stack, sandbox):
+    # "Notify the team" is a placeholder the operator fills in and successful executions are not
+    # saved, so which branch n8n took is not visible here (tests/unit/test_flows_in_git.py checks
+    # that only `notify` leads there); visible are the `notify` n8n passes on from the service, and
+    # any failing route, which the errors flow records
+    before = _last_flow_error_id(flow_stack)
+    chat = new_chat(flow_stack)
+    first = flow_stack.post_webhook(_owner_webhook(chat, "OWNERTAKEOVER00001", "Hi, João here."), chat.secret)
+    again = flow_stack.post_webhook(_owner_webhook(chat, "OWNERTAKEOVER00002", "One moment please."), chat.secret)
+    other = new_chat(flow_stack)
+    handoff = flow_stack.post_webhook(_customer_webhook(other, "HANDOFF0000000001", "can I talk to a human?"),
+                                      other.secret)
+    refused = flow_stack.post_webhook(_customer_webhook(other, "HANDOFF0000000002", "hi"), "not-the-secret")
+    answers = [(a.json()["decision"], a.json()["notify"]) for a in (first, again, handoff)]
+    assert answers == [("human_takeover", True), ("human_takeover", False), ("handoff", True)]
+    assert refused.status_code == 401
+    time.sleep(QUIET_SECONDS)
+    assert chat.session()["paused"] and other.session()["paused"]
+    assert sandbox.calls(chat.instance, "sendText") == [] and sandbox.calls(other.instance, "sendText") == []
+    assert chat.query("SELECT node, message FROM flow_errors WHERE id > %s", before) == []
+
+
+def _last_flow_error_id(stack) -> int:
+    with stack.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) AS id FROM flow_errors")
+        return cur.fetchone()["id"]
+
+
+def _owner_webhook(chat, msg_id: str, text: str) -> dict:
+    body = _customer_webhook(chat, msg_id, text)
+    body["data"]["key"]["fromMe"] = True
+    body["data"].update(status="SERVER_ACK", pushName="Shop", source="ios")
+    return body
+
+
 def _customer_webhook(chat, msg_id: str, text: str) -> dict:
     return {
         "event": "messages.upsert",

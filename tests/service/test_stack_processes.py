@@ -9,6 +9,7 @@ import pytest
 
 from ops import procs
 from ops.stack import Stack
+from tests.conftest import SECRET_KEY
 
 
 def _free_port():
@@ -20,7 +21,8 @@ def _free_port():
 @pytest.fixture
 def stack(tmp_path, clean_db):
     st = Stack(data_dir=tmp_path, ports={"collision": _free_port()}, services=("collision",),
-               env={"SERVICE_TOKEN": "t", "ADMIN_TOKEN": "a", "N8N_ENCRYPTION_KEY": "k", "GUNICORN_WORKERS": "2"})
+               env={"SERVICE_TOKEN": "t", "ADMIN_TOKEN": "a", "N8N_ENCRYPTION_KEY": "k", "GUNICORN_WORKERS": "2",
+                    "HYBRIDFLOW_SECRET_KEYS": SECRET_KEY})
     st.server_url = clean_db.rsplit("/", 1)[0] + "/postgres"
     st.app_db = clean_db.rsplit("/", 1)[1]
     yield st

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from python_services.collision.decide import Facts, decide
-from python_services.collision.normalize import Event
-from python_services.common.settings import effective_settings
+from python_services.core.decide import Facts, decide
+from python_services.core.normalize import Event
+from python_services.core.settings import effective_settings
 
 NOW = datetime(2025, 10, 21, 12, 0, tzinfo=timezone.utc)
 CHAT = "5511987654321@s.whatsapp.net"
@@ -168,6 +168,35 @@ def test_an_echo_before_the_send_is_confirmed_matches_the_claimed_text_within_th
     assert (v.decision, v.echo_outbound_id) == expected
     if v.decision == "bot_echo":
         assert (v.author, v.pause, v.cancel_replies) == ("bot", None, None)
+
+
+def send_in(state, id_, text, tried_seconds_ago, claimed_seconds_ago=None):
+    return {**claimed(id_, text, claimed_seconds_ago or tried_seconds_ago), "state": state,
+            "tried_at": NOW - timedelta(seconds=tried_seconds_ago)}
+
+
+@pytest.mark.parametrize("state, words", [
+    ("unknown", "whose fate was unknown"),
+    ("failed", "recorded as failed: it was sent after all"),
+])
+def test_a_late_echo_of_a_send_of_unknown_fate_or_failed_is_the_bot_never_a_person(state, words):
+    v = run(SEND, claimed_sends=[send_in(state, 7, "Temos sim!", 20)])
+    assert (v.decision, v.author, v.echo_outbound_id) == ("bot_echo", "bot", 7)
+    assert words in v.reason
+    assert (v.pause, v.cancel_replies, v.human_at) == (None, None, None)
+
+
+def test_the_echo_window_counts_from_the_sends_latest_try_not_its_claim():
+    # a part sent late in a long reply (or sent again) is matched from its own try
+    late_part = send_in("unknown", 8, "Temos sim!", tried_seconds_ago=30, claimed_seconds_ago=200)
+    assert run(SEND, claimed_sends=[late_part]).decision == "bot_echo"
+    too_late = send_in("failed", 8, "Temos sim!", tried_seconds_ago=61)
+    assert run(SEND, claimed_sends=[too_late]).decision == "human_takeover"
+
+
+def test_a_send_in_flight_is_matched_before_one_whose_fate_is_decided():
+    sends = [send_in("failed", 3, "Temos sim!", 40), send_in("claimed", 9, "Temos sim!", 2)]
+    assert run(SEND, claimed_sends=sends).echo_outbound_id == 9
 
 
 def test_the_echo_window_is_the_tenants():

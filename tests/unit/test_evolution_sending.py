@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from python_services.common.settings import DEFAULT_SETTINGS
-from python_services.evolution.client import EvolutionClient, EvolutionError, describe_error
-from python_services.evolution.sending import phone_number, split_reply, typing_delay_ms
+from python_services.core.settings import DEFAULT_SETTINGS
+from python_services.core.evolution_client import EvolutionClient, EvolutionError, describe_error
+from python_services.core.jids import phone_number
+from python_services.evolution.sending import split_reply, typing_delay_ms
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evolution_api"
 BASE = "http://evo.test"
@@ -99,11 +101,15 @@ def _client(**kw):
     return EvolutionClient(BASE, "key", attempts=3, backoff=0, sleep=lambda s: None, **kw)
 
 
+def _refused(url):
+    """What requests raises when the connection is refused: nothing was sent."""
+    return requests.ConnectionError(MaxRetryError(None, url, NewConnectionError(None, "Connection refused")))
+
+
 @responses.activate
-def test_send_text_retries_a_5xx_and_returns_the_answer():
+def test_a_send_that_never_reached_evolution_is_tried_again_and_returns_the_answer():
     url = BASE + "/message/sendText/acme-store"
-    responses.post(url, status=500, json={"status": 500, "error": "Internal Server Error",
-                                          "response": {"message": "Connection Closed"}})
+    responses.post(url, body=_refused(url))
     responses.post(url, status=201, json=fixture("api_sendText_201_response.json"))
     answer = _client().send_text("acme-store", "5511987654321", "Hi")
     assert answer["key"]["id"] == "3EB0C1D2E3F4A5B6C7D8E9"
@@ -113,31 +119,88 @@ def test_send_text_retries_a_5xx_and_returns_the_answer():
     assert json.loads(sent.body) == {"number": "5511987654321", "text": "Hi"}
 
 
+@pytest.mark.parametrize("case, kind, answered", [
+    ("evolution_500", "server_error", True),
+    ("proxy_504_page", "server_error", False),
+    ("read_timeout", "timeout", False),
+    ("connection_reset_mid_call", "connection_lost", False),
+])
+@responses.activate
+def test_a_send_that_may_have_reached_evolution_is_never_retried_blindly(case, kind, answered):
+    url = BASE + "/message/sendText/acme-store"
+    if case == "evolution_500":
+        responses.post(url, status=500, json={"status": 500, "error": "Internal Server Error",
+                                              "response": {"message": "Connection Closed"}})
+    elif case == "proxy_504_page":
+        responses.post(url, status=504, body="<html><body>504 Gateway Time-out</body></html>")
+    elif case == "read_timeout":
+        responses.post(url, body=requests.ReadTimeout("read timed out"))
+    else:
+        responses.post(url, body=requests.ConnectionError(ProtocolError("Connection aborted.",
+                                                                        ConnectionResetError(104, "reset"))))
+    responses.post(url, status=201, json=fixture("api_sendText_201_response.json"))
+    with pytest.raises(EvolutionError) as caught:
+        _client().send_text("acme-store", "5511987654321", "Hi")
+    err = caught.value
+    assert (err.kind, err.fate, err.maybe_sent, err.answered) == (kind, "unknown", True, answered)
+    assert len(responses.calls) == 1
+
+
 @responses.activate
 def test_send_text_never_retries_a_4xx():
     responses.post(BASE + "/message/sendText/acme-store", status=401, json=fixture("api_error_401.json"))
     with pytest.raises(EvolutionError) as caught:
         _client().send_text("acme-store", "5511987654321", "Hi")
     assert caught.value.kind == "unauthorized" and caught.value.status == 401
+    assert caught.value.fate == "not_sent"
     assert len(responses.calls) == 1
 
 
+@pytest.mark.parametrize("raised", ["refused", "connect_timeout"])
 @responses.activate
-def test_send_text_gives_up_after_its_attempts_and_says_so():
-    responses.post(BASE + "/message/sendText/acme-store", body=requests.ConnectionError("refused"))
+def test_send_text_gives_up_after_its_attempts_and_says_so(raised):
+    url = BASE + "/message/sendText/acme-store"
+    responses.post(url, body=_refused(url) if raised == "refused" else requests.ConnectTimeout("connect timed out"))
     with pytest.raises(EvolutionError) as caught:
         _client().send_text("acme-store", "5511987654321", "Hi")
-    assert caught.value.kind == "unreachable"
+    assert caught.value.kind == ("unreachable" if raised == "refused" else "timeout")
+    assert caught.value.fate == "not_sent"
     assert caught.value.message.endswith("(after 3 attempts)")
     assert len(responses.calls) == 3
 
 
 @responses.activate
-def test_a_send_answer_without_a_message_id_is_a_failure():
+def test_a_send_answer_without_a_message_id_is_a_failure_of_unknown_fate():
     responses.post(BASE + "/message/sendText/acme-store", status=201, json={"status": "PENDING"})
     with pytest.raises(EvolutionError) as caught:
         _client().send_text("acme-store", "5511987654321", "Hi")
     assert caught.value.kind == "bad_answer"
+    # Evolution accepted it: the message may well be out
+    assert (caught.value.fate, caught.value.answered) == ("unknown", True)
+    assert len(responses.calls) == 1
+
+
+def _record(msg_id, text, stamp, from_me=True, shape="conversation"):
+    message = {"conversation": text} if shape == "conversation" else {"extendedTextMessage": {"text": text}}
+    key = {"id": msg_id, "fromMe": from_me, "remoteJid": "5511987654321@s.whatsapp.net"}
+    return {"id": "c" + msg_id.lower(), "key": key, "pushName": "Loja", "messageType": shape, "message": message,
+            "messageTimestamp": stamp, "instanceId": "i", "source": "web", "contextInfo": None, "MessageUpdate": []}
+
+
+@responses.activate
+def test_evolutions_message_list_tells_whether_a_send_went_out():
+    url = BASE + "/chat/findMessages/acme-store"
+    responses.post(url, status=200, json={"messages": {"total": 5, "pages": 1, "currentPage": 1, "records": [
+        _record("3EB0NEWER", "Temos sim!", 1_800_000_100),
+        _record("3EB0LONG", "Temos sim!", {"low": 1_800_000_050, "high": 0, "unsigned": True}, shape="extended"),
+        _record("3EB0OTHER", "Outra coisa", 1_800_000_090),
+        _record("3EB0OLD", "Temos sim!", 1_799_999_000),
+        _record("CUSTOMER1", "Temos sim!", 1_800_000_095, from_me=False),
+    ]}})
+    found = _client().find_sent("acme-store", "5511987654321@s.whatsapp.net", " Temos sim! ", since=1_800_000_000)
+    assert found == ["3EB0LONG", "3EB0NEWER"]  # oldest first; older sends and others' messages left out
+    assert json.loads(responses.calls[0].request.body) == {
+        "where": {"key": {"remoteJid": "5511987654321@s.whatsapp.net", "fromMe": True}}, "offset": 20, "page": 1}
 
 
 class _RecordingSession:

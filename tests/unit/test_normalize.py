@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from python_services.collision.normalize import clean_jid, normalize
+from python_services.core.normalize import clean_jid, normalize
 from python_services.common.errors import ApiError
 from tests.fixtures import webhook
 
@@ -101,6 +101,30 @@ def test_the_raw_body_is_kept_without_inline_media():
     event = normalize(webhook("03_customer_image_caption"), RECEIVED)
     assert event.raw["data"]["key"]["id"] == "3A5F2E9C4B7D1A0E6C8B"
     assert event.raw["data"]["message"]["base64"].endswith("characters omitted>")
+
+
+ENVELOPE_SECRETS = {"apikey": "B6D711FCDE4D4FD5936544120E713976", "server_url": "https://evo.example.com",
+                    "sender": "5511999990000@s.whatsapp.net", "destination": "https://bot.example.com/hook?token=t0k",
+                    "ApiKey": "k1", "api_key": "k2", "X-Api-Key": "k3", "token": "k4", "access_token": "k5",
+                    "Authorization": "Bearer k6", "secret": "k7", "webhookSecret": "k8", "password": "k9"}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_raw_body_is_kept_without_the_envelopes_keys_and_setup(name):
+    body = {**webhook(name), **ENVELOPE_SECRETS}
+    event = normalize(body, RECEIVED)
+    assert not set(ENVELOPE_SECRETS) & set(event.raw)
+    # (the instance's own number, `sender`, is also in some messages' data, as their chat or author)
+    assert not any(value in str(event.raw) for key, value in ENVELOPE_SECRETS.items() if key != "sender")
+    assert {"event", "instance", "data", "date_time"} <= set(event.raw)
+
+
+def test_the_instances_own_number_still_places_an_edit_though_it_is_not_kept():
+    body = webhook("11_customer_edit_messages_edited")
+    event = normalize(body, RECEIVED)
+    assert "sender" in body and "sender" not in event.raw
+    assert event == normalize({**body, "sender": body["sender"]}, RECEIVED)
+    assert event.kind == "edit"
 
 
 def test_event_names_in_upper_case_are_understood():

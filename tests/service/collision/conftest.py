@@ -1,13 +1,14 @@
 """Fixtures of the collision service: the app and client, a tenant, plain
-transactions for calling tokens.py the way the other services do, and
-helpers that arrange a chat with a waiting reply."""
+transactions for calling tokens.py the way the other services do, helpers
+that arrange a chat with a waiting reply, and one that races two callers."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
-from python_services.collision import tokens
+from python_services.core import ledger as tokens
 from python_services.collision.app import create_app
 from python_services.common.db import close_pool
 from tests.conftest import WEBHOOK_SECRET
@@ -89,7 +90,28 @@ def deliver(app, service_headers):
     return post
 
 
-def rows(db_conn, sql, *args):
-    with db_conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchall()
+def at_once(*calls) -> None:
+    """Runs each call in a thread of its own, all released together (a
+    barrier), and returns when every one has ended."""
+    barrier = threading.Barrier(len(calls))
+
+    def released(call):
+        barrier.wait()
+        call()
+
+    threads = [threading.Thread(target=released, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.fixture
+def admin(app, admin_headers):
+    """Calls the admin API as the platform admin: admin("GET", "/api/tenants")."""
+    client = app.test_client()
+
+    def call(method, path, **kw):
+        return client.open(path, method=method, headers=admin_headers, **kw)
+
+    return call

@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from .conftest import CHAT, fresh, rows
+from tests.rows import rows
+
+from .conftest import CHAT, fresh
 
 NEW_TENANT = {
     "instance_name": "loja-da-ana",
@@ -19,16 +21,6 @@ NEW_TENANT = {
     "llm_model": "gpt-4o-mini",
     "settings": {"debounce_seconds": 5, "resume_after_minutes": 30.5, "llm_api_key": "sk-secret-value-1234"},
 }
-
-
-@pytest.fixture
-def admin(app, admin_headers):
-    client = app.test_client()
-
-    def call(method, path, **kw):
-        return client.open(path, method=method, headers=admin_headers, **kw)
-
-    return call
 
 
 def create(admin, **changes):
@@ -141,8 +133,9 @@ def test_renaming_a_tenant_onto_another_instance_is_a_conflict(admin):
     assert resp.status_code == 409
 
 
-def test_rotating_the_secret_retires_the_old_one(admin, deliver):
-    t = create(admin)
+def test_rotating_the_secret_with_no_grace_retires_the_old_one_at_once(admin, deliver):
+    # the grace period after a rotation is in test_rotation.py
+    t = create(admin, settings={"webhook_secret_grace_minutes": 0})
     new = admin("POST", f"/api/tenants/{t['id']}/rotate-secret").get_json()["webhook_secret"]
     webhook = fresh("01_customer_text_pn")
     webhook["instance"] = "loja-da-ana"

@@ -1,9 +1,9 @@
-"""/tokens/* over HTTP, as the n8n reply and recovery flows call them."""
+"""/tokens/* over HTTP, as the n8n inbound (a failed reply) and recovery flows call them."""
 from __future__ import annotations
 
 import pytest
 
-from .conftest import CHAT, rows
+from tests.rows import rows
 
 
 @pytest.fixture
@@ -16,27 +16,6 @@ def call(app, service_headers):
     return post
 
 
-def test_the_reply_path_over_http_checks_claims_and_confirms(call, customer_says, tenant, db_conn):
-    token = customer_says("Oi!")
-    check = call(f"/tokens/{token}/check").get_json()
-    assert (check["newest"], check["state"], check["texts"], check["chat_id"]) == (True, "pending", ["Oi!"], CHAT)
-    assert check["tenant_id"] == str(tenant["id"])
-    claim = call(f"/tokens/{token}/claim", {"parts": ["Olá!", "Tudo bem?"], "handoff": False}).get_json()
-    assert (claim["claimed"], claim["number"], claim["instance"], len(claim["outbound_ids"])) == (
-        True, "5511987654321", "acme-store", 2)
-    assert call(f"/tokens/{token}/confirm", {"part": 0, "wa_message_id": "W0"}).get_json()["state"] == "claimed"
-    assert call(f"/tokens/{token}/confirm", {"part": 1, "wa_message_id": "W1"}).get_json()["state"] == "sent"
-
-
-def test_a_claim_refused_by_the_guard_says_why(call, customer_says, tenant, tx):
-    from python_services.collision import tokens
-
-    token = customer_says("Oi!")
-    tx(tokens.pause_session, tenant["id"], CHAT, "human_takeover")
-    assert call(f"/tokens/{token}/claim", {"parts": ["Olá!"]}).get_json() == {
-        "claimed": False, "state": "cancelled", "reason": "human_takeover"}
-
-
 def test_a_failure_is_recorded_with_its_error(call, customer_says, db_conn):
     token = customer_says("Oi!")
     assert call(f"/tokens/{token}/fail", {"error": "provider timeout"}).get_json() == {
@@ -44,35 +23,28 @@ def test_a_failure_is_recorded_with_its_error(call, customer_says, db_conn):
 
 
 @pytest.mark.parametrize("path, body, status, field", [
-    ("claim", {"parts": []}, 400, "parts"),
-    ("claim", {"parts": ["ok"], "handoff": "yes"}, 400, "handoff"),
-    ("confirm", {"part": "0", "wa_message_id": "W"}, 400, "part"),
-    ("confirm", {"part": 0}, 400, "wa_message_id"),
-    ("confirm", {"part": 5, "wa_message_id": "W"}, 404, "part"),
     ("fail", {}, 400, "error"),
 ])
 def test_bad_token_calls_are_refused_naming_the_field(call, customer_says, path, body, status, field):
     token = customer_says("Oi!")
-    if path == "confirm":
-        call(f"/tokens/{token}/claim", {"parts": ["Olá!"]})
     resp = call(f"/tokens/{token}/{path}", body)
     assert resp.status_code == status and resp.get_json()["error"]["field"] == field
 
 
-@pytest.mark.parametrize("path", ["check", "claim", "confirm", "fail"])
+@pytest.mark.parametrize("path", ["fail"])
 def test_an_unknown_token_is_not_found(call, clean_db, path):
     body = {"parts": ["x"], "part": 0, "wa_message_id": "W", "error": "e"}
     assert call(f"/tokens/00000000-0000-4000-8000-000000000000/{path}", body).status_code == 404
     assert call(f"/tokens/garbage/{path}", body).status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/tokens/x/check", "/tokens/recover"])
+@pytest.mark.parametrize("path", ["/tokens/x/fail", "/tokens/recover"])
 def test_token_routes_want_the_service_token(call, admin_headers, path):
     assert call(path, {}, headers=admin_headers).status_code == 401
 
 
 def test_recovery_hands_back_stuck_replies_and_fails_unconfirmed_sends(call, customer_says, tx, db_conn):
-    from python_services.collision import tokens
+    from python_services.core import ledger as tokens
 
     stuck = customer_says("Oi!", chat_id="5511900000001@s.whatsapp.net", deadline_seconds=0)
     sending = customer_says("Olá", chat_id="5511900000002@s.whatsapp.net", deadline_seconds=0)

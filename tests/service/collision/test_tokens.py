@@ -2,20 +2,13 @@
 services call them (tokens.py), against the real database."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from python_services.collision import tokens
+from python_services.core import ledger as tokens
 from python_services.common.errors import ApiError
+from tests.rows import token_row
 
-from .conftest import CHAT, add_message
-
-
-def token_row(db_conn, token_id):
-    with db_conn.cursor() as cur:
-        cur.execute("SELECT * FROM reply_tokens WHERE id = %s", (token_id,))
-        return cur.fetchone()
+from .conftest import CHAT, add_message, at_once
 
 
 def outbound_rows(db_conn, token_id):
@@ -214,22 +207,15 @@ def test_a_takeover_racing_the_send_guard_never_lets_a_claim_outlive_it(tx, cust
     guard refuses, or the takeover cancels the claimed token."""
     for round_ in range(15):
         token = customer_says(f"Oi {round_}")
-        barrier = threading.Barrier(2)
         results = {}
 
         def claim():
-            barrier.wait()
             results["claim"] = tx(tokens.claim_send, token, ["Olá!"])
 
         def takeover():
-            barrier.wait()
             tx(tokens.pause_session, tenant["id"], CHAT, "human_takeover")
 
-        threads = [threading.Thread(target=claim), threading.Thread(target=takeover)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        at_once(claim, takeover)
         assert token_row(db_conn, token)["state"] == "cancelled"
         # ledger rows exist only for a claim that won the lock before the takeover
         assert bool(outbound_rows(db_conn, token)) is results["claim"]["claimed"]

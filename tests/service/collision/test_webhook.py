@@ -11,10 +11,11 @@ from datetime import timedelta
 import psycopg2
 import pytest
 
-from python_services.collision import tokens
+from python_services.core import ledger as tokens
 from python_services.common.logs import JsonFormatter
+from tests.rows import rows
 
-from .conftest import CHAT, fresh, rows
+from .conftest import CHAT, at_once, fresh
 
 LID = "123456789012345@lid"
 
@@ -47,7 +48,9 @@ def customer_says(deliver, text, wa_id, seconds_ago=0):
 
 
 @pytest.mark.parametrize("case, secret, instance, status, field", [
-    ("unknown instance", "test-webhook-secret", "nobody", 404, "instance"),
+    # the same 401 as a wrong secret: instance names cannot be probed (DESIGN.md, external contracts)
+    ("unknown instance", "test-webhook-secret", "nobody", 401, "X-Webhook-Secret"),
+    ("unknown instance, no secret", None, "nobody", 401, "X-Webhook-Secret"),
     ("no secret", None, "acme-store", 401, "X-Webhook-Secret"),
     ("empty secret", "", "acme-store", 401, "X-Webhook-Secret"),
     ("wrong secret", "guess", "acme-store", 401, "X-Webhook-Secret"),
@@ -415,22 +418,15 @@ def test_an_echo_racing_the_confirm_is_the_bot_whichever_lands_first(deliver, te
         token = customer_says(deliver, "Oi", f"C{round_}").get_json()["reply_token"]
         tx(tokens.claim_send, token, [text])
         echo = fresh("06_bot_own_send_echo_send.message", key_id=f"BOT{round_}", message={"conversation": text})
-        barrier = threading.Barrier(2)
         out = {}
 
         def webhook():
-            barrier.wait()
             out["echo"] = deliver(echo).get_json()
 
         def confirm():
-            barrier.wait()
             out["confirm"] = tx(tokens.confirm_send, token, 0, f"BOT{round_}")
 
-        threads = [threading.Thread(target=webhook), threading.Thread(target=confirm)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        at_once(webhook, confirm)
         assert out["echo"]["decision"] == "bot_echo", out
         assert out["confirm"]["state"] == "sent"
         assert session(db_conn)["paused"] is False
@@ -449,22 +445,15 @@ def test_a_person_racing_the_send_guard_never_gets_talked_over(deliver, tenant, 
         with db_conn.cursor() as cur:
             cur.execute("UPDATE sessions SET paused = false, pause_reason = NULL, paused_until = NULL, paused_at = NULL")
         token = customer_says(deliver, "Oi", f"C{round_}").get_json()["reply_token"]
-        barrier = threading.Barrier(2)
         out = {}
 
         def claim():
-            barrier.wait()
             out["claim"] = tx(tokens.claim_send, token, ["Olá!"])
 
         def person():
-            barrier.wait()
             out["person"] = owner_says(deliver, f"Oi, é o João {round_}", f"O{round_}").get_json()
 
-        threads = [threading.Thread(target=claim), threading.Thread(target=person)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        at_once(claim, person)
         assert out["person"]["decision"] == "human_takeover"
         state = rows(db_conn, "SELECT state, reason FROM reply_tokens WHERE id = %s", token)[0]
         assert state == {"state": "cancelled", "reason": "human_takeover"}

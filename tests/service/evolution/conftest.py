@@ -14,7 +14,7 @@ import requests
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from python_services.collision import tokens
+from python_services.core import ledger as tokens
 from python_services.common.db import close_pool
 from python_services.evolution.app import create_app as create_evolution
 from python_services.sandbox.app import create_app as create_sandbox
@@ -84,6 +84,8 @@ class SandboxHandle:
 def sandbox_server():
     app = create_sandbox({
         "api_key": SANDBOX_KEY, "instances": [INSTANCE], "webhook_attempts": 1,
+        # where these tests point webhooks: the local receiver, and the addresses the connect tests name
+        "webhook_allowed": ("http://127.0.0.1:", "http://n8n.test:5678/", "https://hooks.example.com/"),
         # the page's pause marker is inferred, never asked of a collision service
         "admin_token": "",
     })

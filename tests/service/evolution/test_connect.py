@@ -112,3 +112,67 @@ def test_a_webhook_url_must_be_http(collision, admin_headers, sandbox, tenant):
 def test_connecting_without_a_body_works(collision, admin_headers, sandbox, tenant):
     resp = collision.post(f"/api/tenants/{tenant()['id']}/connect", headers=admin_headers)
     assert resp.status_code == 200
+
+
+# ---------------------------------------------------------------- rotation without loss
+
+
+def webhook_with(collision, service_headers, secret: str, message_id: str):
+    """A customer message as n8n forwards it from Evolution, with this X-Webhook-Secret."""
+    import time
+
+    from tests.fixtures import webhook
+
+    body = webhook("01_customer_text_pn", key_id=message_id)
+    body["data"]["messageTimestamp"] = int(time.time())
+    return collision.post("/webhooks/evolution", json=body,
+                          headers={**service_headers, "X-Webhook-Secret": secret})
+
+
+def test_after_connecting_the_old_secret_still_works_for_the_grace_period(
+        collision, admin_headers, service_headers, sandbox, tenant):
+    row = tenant()
+    new = connect(collision, admin_headers, row["id"]).get_json()["webhook_secret"]
+
+    assert webhook_with(collision, service_headers, WEBHOOK_SECRET_OF_TENANT, "ROTATE01").status_code == 200
+    assert webhook_with(collision, service_headers, new, "ROTATE02").status_code == 200
+    timeline = collision.get(f"/api/events?tenant_id={row['id']}", headers=admin_headers).get_json()["events"]
+    assert timeline[0]["event_type"] == "hybridflow.secret_rotated"
+    assert timeline[0]["reason"].startswith("webhook secret rotated by connect;")
+
+
+def test_a_webhook_evolution_sends_the_moment_it_has_the_new_secret_is_accepted(
+        collision, admin_headers, service_headers, sandbox, tenant, monkeypatch):
+    from python_services.core.evolution_client import EvolutionClient
+
+    real_set_webhook = EvolutionClient.set_webhook
+    during = []
+
+    def set_webhook_then_a_message_arrives(self, instance, url, headers=None, **kw):
+        answer = real_set_webhook(self, instance, url, headers, **kw)
+        # Evolution switched and sent a webhook before HybridFlow got its answer
+        during.append(webhook_with(collision, service_headers, headers["X-Webhook-Secret"], "ROTATE03").status_code)
+        return answer
+
+    monkeypatch.setattr(EvolutionClient, "set_webhook", set_webhook_then_a_message_arrives)
+    assert connect(collision, admin_headers, tenant()["id"]).status_code == 200
+    assert during == [200]
+
+
+def test_when_setting_the_webhook_fails_the_old_secret_stays_current(
+        collision, admin_headers, service_headers, sandbox, tenant, db_conn, monkeypatch):
+    from python_services.core.evolution_client import EvolutionClient, EvolutionError
+
+    def timed_out(self, *args, **kw):
+        raise EvolutionError("timeout", "Evolution did not answer in time")
+
+    monkeypatch.setattr(EvolutionClient, "set_webhook", timed_out)
+    row = tenant()
+    resp = connect(collision, admin_headers, row["id"])
+
+    assert resp.status_code == 502
+    assert stored_hash(db_conn, row["id"]) == row["webhook_secret_hash"]
+    assert webhook_with(collision, service_headers, WEBHOOK_SECRET_OF_TENANT, "ROTATE04").status_code == 200
+    reasons = [e["reason"] for e in collision.get(f"/api/events?tenant_id={row['id']}",
+                                                  headers=admin_headers).get_json()["events"]]
+    assert any(r.startswith("webhook secret rotated by connect, undone") for r in reasons)

@@ -2,6 +2,7 @@
 shapes (compared with the recorded fixtures), and its knobs do what they say."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from python_services.sandbox.app import create_app as create_sandbox
 
 from .conftest import INSTANCE, NUMBER, SANDBOX_KEY, fixture
 
@@ -120,9 +123,53 @@ def test_the_instance_state_answers_like_evolution(sandbox):
 
 def test_setting_a_webhook_creates_the_instance_and_keeps_url_and_headers(sandbox, receiver):
     stored = sandbox.hook(receiver.url, secret="abc", instance="new-shop")
-    assert stored["url"] == receiver.url and stored["headers"] == {"X-Webhook-Secret": "abc"}
+    assert stored["url"] == receiver.url and stored["headers"] == {"X-Webhook-Secret": "****"}
+    assert sandbox.state.instance("new-shop").webhook["headers"] == {"X-Webhook-Secret": "abc"}
     assert stored["events"] == ["MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_EDITED"]
     assert sandbox.get("/instance/connectionState/new-shop", headers=KEY).status_code == 200
+
+
+def test_no_answer_shows_a_webhooks_secret(sandbox, receiver):
+    secret = "tenant-secret-0123456789"
+    stored = sandbox.hook(receiver.url, secret=secret)
+    answers = [
+        stored,
+        sandbox.get(f"/webhook/find/{INSTANCE}", headers=KEY).json(),
+        sandbox.get("/sandbox/instances").json(),
+        sandbox.get("/sandbox/calls").json(),
+        sandbox.get("/sandbox/config").json(),
+    ]
+    sandbox.post("/sandbox/customer", json={"number": NUMBER, "text": "oi", "wait": True})
+    answers.append(sandbox.get("/sandbox/deliveries").json())
+    assert receiver.wait_for(1)[0]["headers"]["X-Webhook-Secret"] == secret
+    for answer in answers:
+        assert secret not in json.dumps(answer)
+    assert stored["headers"] == {"X-Webhook-Secret": "****6789"}
+
+
+@pytest.mark.parametrize("url", [
+    "http://collision:8001/api/tenants",
+    "http://169.254.169.254/latest/meta-data",
+    "https://elsewhere.example.com/webhook/evolution",
+])
+def test_the_sandbox_refuses_a_webhook_to_any_other_address(sandbox, url):
+    resp = sandbox.post(f"/webhook/set/{INSTANCE}", json={"webhook": {"enabled": True, "url": url}}, headers=KEY)
+    assert resp.status_code == 400
+    assert "SANDBOX_WEBHOOK_ALLOWED" in json.dumps(resp.json())
+    assert sandbox.state.instance(INSTANCE).webhook is None
+
+
+def test_without_a_list_the_sandbox_delivers_only_to_the_n8n_webhook_address():
+    app = create_sandbox({"api_key": SANDBOX_KEY, "instances": [INSTANCE], "admin_token": "",
+                          "N8N_WEBHOOK_URL": "http://door.test:8080/"})
+    assert app.extensions["sandbox"].webhook_allowed == ("http://door.test:8080/",)
+    client = app.test_client()
+    refused = client.post(f"/webhook/set/{INSTANCE}", json={"webhook": {"enabled": True, "url": "http://x/"}},
+                          headers=KEY)
+    ok = client.post(f"/webhook/set/{INSTANCE}",
+                     json={"webhook": {"enabled": True, "url": "http://door.test:8080/webhook/evolution"}},
+                     headers=KEY)
+    assert (refused.status_code, ok.status_code) == (400, 201)
 
 
 def test_only_the_global_key_may_create_an_instance(sandbox):
@@ -268,7 +315,7 @@ def test_the_sandbox_runs_under_gunicorn_with_one_worker_and_delivers_webhooks(r
     root = Path(__file__).resolve().parents[3]
     port = _free_port()
     env = {**os.environ, "BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "8",
-           "SANDBOX_API_KEY": SANDBOX_KEY, "ADMIN_TOKEN": "",
+           "SANDBOX_API_KEY": SANDBOX_KEY, "ADMIN_TOKEN": "", "SANDBOX_WEBHOOK_ALLOWED": receiver.url,
            "HYBRIDFLOW_ENV_FILE": str(tmp_path / "none.env")}
     log = open(tmp_path / "sandbox.log", "w")
     proc = subprocess.Popen(

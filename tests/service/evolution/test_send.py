@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from python_services.collision import tokens
+from python_services.core import ledger as tokens
+from tests.rows import token_row
 
-from .conftest import CHAT, INSTANCE, NUMBER
+from .conftest import CHAT, NUMBER
 
 
 def send(evolution, service_headers, token, text="Temos sim! O Runner Azul 38 custa R$ 249,90.", **extra):
@@ -18,10 +19,16 @@ def send(evolution, service_headers, token, text="Temos sim! O Runner Azul 38 cu
     return resp.get_json()
 
 
-def token_row(db_conn, token):
-    with db_conn.cursor() as cur:
-        cur.execute("SELECT * FROM reply_tokens WHERE id = %s", (token,))
-        return cur.fetchone()
+@pytest.fixture
+def send_new_reply(evolution, service_headers, tenant, reply_token):
+    """send_new_reply(**tenant_fields) -> (token, answer): a reply token of a new
+    tenant on the sandbox, sent with POST /send."""
+
+    def run(**tenant_fields):
+        token = reply_token(tenant(**tenant_fields))
+        return token, send(evolution, service_headers, token)
+
+    return run
 
 
 def ledger(db_conn, token):
@@ -31,10 +38,8 @@ def ledger(db_conn, token):
         return cur.fetchall()
 
 
-def test_a_reply_is_sent_to_the_phone_number_and_its_id_lands_in_the_ledger(
-        evolution, service_headers, sandbox, tenant, reply_token, db_conn):
-    token = reply_token(tenant())
-    answer = send(evolution, service_headers, token)
+def test_a_reply_is_sent_to_the_phone_number_and_its_id_lands_in_the_ledger(send_new_reply, sandbox, db_conn):
+    token, answer = send_new_reply()
 
     assert answer["outcome"] == "sent"
     [wa_id] = answer["wa_message_ids"]
@@ -62,22 +67,18 @@ def test_a_reply_with_paragraphs_goes_out_as_several_messages_each_recorded(
         assert [r["text"] for r in cur.fetchall()] == ["Olá Maria!", "Temos sim.", "Quer que eu reserve?"]
 
 
-def test_a_gateway_error_500_is_retried_and_the_reply_still_goes_out(
-        evolution, service_headers, sandbox, tenant, reply_token, db_conn):
+def test_a_gateway_error_500_is_retried_and_the_reply_still_goes_out(send_new_reply, sandbox, db_conn):
     sandbox.knobs(fail_next_sends=2)
-    token = reply_token(tenant())
-    answer = send(evolution, service_headers, token)
+    token, answer = send_new_reply()
 
     assert answer["outcome"] == "sent"
     assert [c["status"] for c in sandbox.calls("sendText")] == [500, 500, 201]
     assert token_row(db_conn, token)["state"] == "sent"
 
 
-def test_a_gateway_that_keeps_failing_ends_the_reply_as_failed_with_the_reason(
-        evolution, service_headers, sandbox, tenant, reply_token, db_conn):
+def test_a_gateway_that_keeps_failing_ends_the_reply_as_failed_with_the_reason(send_new_reply, sandbox, db_conn):
     sandbox.knobs(fail_next_sends=10)
-    token = reply_token(tenant())
-    answer = send(evolution, service_headers, token)
+    token, answer = send_new_reply()
 
     assert answer["outcome"] == "failed"
     assert answer["status"] == 500
@@ -113,33 +114,13 @@ def test_a_gateway_refusal_is_not_retried_and_is_recorded_with_a_clear_message(
     assert (t["state"], t["error"]) == ("failed", answer["error"])
 
 
-def test_an_unreachable_gateway_is_a_failed_outcome_not_a_crash(
-        evolution, service_headers, sandbox, tenant, reply_token, db_conn):
-    token = reply_token(tenant(evo_server_url="http://127.0.0.1:9"))
-    answer = send(evolution, service_headers, token)
+def test_an_unreachable_gateway_is_a_failed_outcome_not_a_crash(send_new_reply, db_conn):
+    token, answer = send_new_reply(evo_server_url="http://127.0.0.1:9")
 
     assert answer["outcome"] == "failed"
     assert answer["status"] is None
     assert "cannot reach Evolution at http://127.0.0.1:9" in answer["error"]
     assert token_row(db_conn, token)["state"] == "failed"
-
-
-def test_a_gateway_slower_than_the_timeout_is_retried_then_failed(
-        make_app, service_config, service_headers, sandbox, tenant, reply_token, db_conn):
-    from python_services.evolution.app import create_app
-
-    client = make_app(create_app, {**service_config, "EVO_TIMEOUT": "0.3", "EVO_SEND_ATTEMPTS": "2",
-                                   "EVO_RETRY_BACKOFF": "0.001"}).test_client()
-    sandbox.knobs(send_delay_ms=800)
-    token = reply_token(tenant())
-    answer = send(client, service_headers, token)
-
-    assert answer["outcome"] == "failed"
-    assert "did not answer within 0.3 s" in answer["error"] and "after 2 attempts" in answer["error"]
-    # the sandbox finishes both slow sends later; let them land before the next test
-    deadline = time.monotonic() + 5
-    while len(sandbox.calls("sendText")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def test_the_reply_is_cancelled_and_never_sent_when_the_owner_took_over(
@@ -228,14 +209,12 @@ def test_a_chat_known_only_by_its_lid_fails_clearly_instead_of_sending(
     assert token_row(db_conn, token)["state"] == "failed"
 
 
-def test_the_bots_echo_can_reach_n8n_before_the_send_answer(
-        evolution, service_headers, sandbox, receiver, tenant, reply_token, db_conn):
+def test_the_bots_echo_can_reach_n8n_before_the_send_answer(send_new_reply, sandbox, receiver, db_conn):
     # echo "before": the webhook is delivered before sendText answers, while the
     # ledger holds the claimed part (with its text) but not yet its id
     sandbox.knobs(echo="before")
     sandbox.hook(receiver.url)
-    token = reply_token(tenant())
-    answer = send(evolution, service_headers, token)
+    token, answer = send_new_reply()
 
     [echo] = receiver.bodies("send.message")
     assert echo["data"]["key"]["id"] == answer["wa_message_ids"][0]

@@ -7,11 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from python_services.collision import tokens
+from python_services.core import knowledge
+from python_services.core import ledger as tokens
 from python_services.common import db
 from python_services.llm import providers
 from python_services.llm.app import create_app
-from tests.fakes.fake_llm import FakeLLM
+from testkit.fake_llm import FakeLLM
+from tests import rows
 
 CHAT = "5511987654321@s.whatsapp.net"
 ANTHROPIC_KEY = "sk-ant-test"
@@ -128,12 +130,8 @@ def chat(tx, tenant):
 
 @pytest.fixture
 def token_row(db_conn):
-    def read(token_id):
-        with db_conn.cursor() as cur:
-            cur.execute("SELECT * FROM reply_tokens WHERE id = %s", (token_id,))
-            return cur.fetchone()
-
-    return read
+    """token_row(token_id) -> the reply token's row."""
+    return lambda token_id: rows.token_row(db_conn, token_id)
 
 
 @pytest.fixture
@@ -150,6 +148,18 @@ def set_tenant(db_conn):
             cur.execute(f"UPDATE tenants SET {sets} WHERE id = %s", [*fields.values(), tenant["id"]])
 
     return update
+
+
+@pytest.fixture
+def add_knowledge(tx):
+    """add_knowledge(tenant, (title, content), ..., language="portuguese") -> the entries' rows, made as the
+    knowledge API makes them."""
+
+    def add(tenant, *entries, language="portuguese", tags=()):
+        return [tx(knowledge.create, tenant["id"], title=title, content=content, tags=list(tags), language=language,
+                   actor="test") for title, content in entries]
+
+    return add
 
 
 @pytest.fixture

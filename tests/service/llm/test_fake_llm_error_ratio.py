@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.fakes.fake_llm import FakeLLM
+from testkit.fake_llm import FakeLLM
 
 HEADERS = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
 BODY = {"model": "claude-test", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}

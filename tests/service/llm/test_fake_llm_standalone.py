@@ -24,7 +24,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def fake_process():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.fake_llm", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "testkit.fake_llm", "--port", str(port)],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

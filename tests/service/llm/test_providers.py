@@ -99,11 +99,10 @@ def test_a_tenant_switches_provider_by_a_settings_change_alone(chat, tenant, set
 
 
 def test_offline_answers_from_the_knowledge_base_without_any_network(
-        chat, tenant, set_tenant, reply, fake_llm, token_row):
-    set_tenant(tenant, llm_provider="offline", settings={"knowledge_base": [
-        {"question": "What are your opening hours?", "answer": "Mon-Fri, **9am to 6pm**."},
-        {"question": "Do you deliver?", "answer": "Yes, in the whole city."},
-    ]})
+        chat, tenant, set_tenant, reply, fake_llm, token_row, add_knowledge):
+    set_tenant(tenant, llm_provider="offline", settings={"knowledge_language": "english"})
+    add_knowledge(tenant, ("What are your opening hours?", "Mon-Fri, **9am to 6pm**."),
+                  ("Do you deliver?", "Yes, in the whole city."), language="english")
 
     answer = reply(chat.customer_says("hi, when are you open?"))
 
@@ -115,11 +114,9 @@ def test_offline_answers_from_the_knowledge_base_without_any_network(
 
 
 def test_offline_without_a_match_hands_off_with_the_tenants_handoff_message(
-        chat, tenant, set_tenant, reply, token_row):
-    set_tenant(tenant, llm_provider="offline", settings={
-        "handoff_message": "Um atendente já vai te responder!",
-        "knowledge_base": [{"question": "Qual o horário de funcionamento?", "answer": "Das 9h às 18h."}],
-    })
+        chat, tenant, set_tenant, reply, token_row, add_knowledge):
+    set_tenant(tenant, llm_provider="offline", settings={"handoff_message": "Um atendente já vai te responder!"})
+    add_knowledge(tenant, ("Qual o horário de funcionamento?", "Das 9h às 18h."))
 
     answer = reply(chat.customer_says("Quero trocar um produto com defeito"))
 

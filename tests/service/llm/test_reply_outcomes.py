@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from python_services.collision import tokens
+from python_services.core import ledger as tokens
 
 
 def test_the_handoff_marker_becomes_a_handoff_and_is_never_sent(chat, reply, fake_llm, token_row):

@@ -1,0 +1,136 @@
+"""Recording one webhook, in the caller's transaction: the first delivery of
+a message claims the partial unique index of `events`, so a concurrent
+identical delivery waits for it and then records `duplicate`; the chat's
+session row is locked before deciding, so a person's message and the send
+guard never both win. The rules themselves are core.decide."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from ..core import chat_aliases, events, ledger, messages, outbound, send_fate, sessions
+from ..core.decide import Facts, Verdict, decide
+from ..core.normalize import Event
+from ..core.settings import effective_settings
+
+
+def record_webhook(cur, tenant: dict, event: Event, now, started: float,
+                   reply_margin: float = ledger.RECOVERY_MARGIN_SECONDS, note: str | None = None) -> dict:
+    """`note` is added to the recorded reason (how the webhook was let in, say)."""
+    settings = effective_settings(tenant["settings"])
+    tenant_id = tenant["id"]
+    chat_id = resolve_chat(cur, tenant_id, event)
+
+    event_id = events.insert_first_delivery(cur, tenant_id, event)
+    if event_id is None:
+        first = events.first_delivery(cur, tenant_id, event.dedupe_key)
+        verdict = decide(event, None, settings, Facts(now=now, duplicate_of=first["id"]))
+        event_id = events.insert_duplicate(cur, tenant_id, event, first["chat_id"], noted(verdict.reason, note))
+        return answer(tenant_id, event_id, first["chat_id"], event, verdict, None, settings)
+
+    if chat_id and event.alias_jid:
+        chat_aliases.remember(cur, tenant_id, event.alias_jid, chat_id)
+    target = None
+    if event.kind in ("edit", "revoke") and event.target_id:
+        target = messages.by_wa_id(cur, tenant_id, event.target_id)
+        if target:
+            chat_id = target["chat_id"]
+    facts = gather_facts(cur, tenant_id, chat_id, event, now, target, settings["echo_window_seconds"])
+
+    chat = sessions.for_update(cur, tenant_id, chat_id) if chat_id and event.kind in ("message", "reaction") else None
+    verdict = decide(event, chat, settings, facts)
+    if chat is None and needs_session(verdict):
+        # a new chat (one the owner started included): create it, then decide
+        # again on the locked row, in case a concurrent webhook just made it
+        chat = ledger.lock_session(cur, tenant_id, chat_id)
+        verdict = decide(event, chat, settings, facts)
+
+    message_id, token = apply(cur, tenant_id, chat, chat_id, event, verdict, settings, reply_margin)
+    events.finish(cur, event_id, chat_id=chat_id, author=verdict.author or event.author, decision=verdict.decision,
+                  reason=noted(verdict.reason, note), message_id=message_id,
+                  reply_token_id=token["id"] if token else None,
+                  duration_ms=round((time.perf_counter() - started) * 1000, 2))
+    return answer(tenant_id, event_id, chat_id, event, verdict, token, settings)
+
+
+def noted(reason: str, note: str | None) -> str:
+    return f"{reason}; {note}" if note else reason
+
+
+def resolve_chat(cur, tenant_id, event: Event) -> str | None:
+    """The phone JID of the chat, also for a LID-only message of a chat whose
+    LID was seen next to its phone before."""
+    chat_id = event.chat_id
+    if chat_id and chat_id.endswith("@lid"):
+        chat_id = chat_aliases.phone_of(cur, tenant_id, chat_id) or chat_id
+    return chat_id
+
+
+def gather_facts(cur, tenant_id, chat_id, event: Event, now, target, echo_window_seconds: float = 60) -> Facts:
+    facts = {"now": now, "target_known": target is not None}
+    if event.kind == "message" and event.from_me:
+        facts["in_ledger"] = outbound.in_ledger(cur, tenant_id, event.wa_message_id)
+        if not facts["in_ledger"]:
+            since = now - timedelta(seconds=echo_window_seconds)
+            facts["claimed_sends"] = outbound.unconfirmed(cur, tenant_id, chat_id, since)
+    return Facts(**facts)
+
+
+def needs_session(verdict: Verdict) -> bool:
+    return bool(verdict.store_message or verdict.pause or verdict.reply or verdict.human_at
+                or verdict.decision == "command")
+
+
+def apply_edit(cur, tenant_id, event: Event) -> int | None:
+    if event.kind == "edit":
+        return messages.edit(cur, tenant_id, event.target_id, event.text, event.sent_at)
+    return messages.mark_deleted(cur, tenant_id, event.target_id, event.sent_at)
+
+
+def apply(cur, tenant_id, chat, chat_id, event: Event, verdict: Verdict, settings,
+          reply_margin: float = ledger.RECOVERY_MARGIN_SECONDS) -> tuple[int | None, dict | None]:
+    """The verdict's effects, on the locked session."""
+    if event.kind in ("edit", "revoke"):
+        return (apply_edit(cur, tenant_id, event) if verdict.decision == "ignore" and event.target_id else None), None
+    if chat is None:
+        return None, None
+    if verdict.resume and chat["paused"]:
+        ledger.resume_session(cur, chat["id"])
+    if verdict.pause:
+        reason, until = verdict.pause
+        ledger.pause_session(cur, tenant_id, chat_id, reason, until)
+    elif verdict.cancel_replies:
+        ledger.cancel_open_tokens(cur, chat["id"], verdict.cancel_replies)
+    if verdict.echo_outbound_id:
+        # a send in flight gets the id bound; one of unknown fate (or failed) is sent after all
+        send_fate.echo_matched(cur, verdict.echo_outbound_id, event.wa_message_id)
+
+    token = None
+    if verdict.reply:
+        # past this the recovery flow takes the reply up again
+        token = ledger.create_token(cur, chat, settings["debounce_seconds"] + reply_margin)
+    message_id = None
+    if verdict.store_message:
+        message_id = messages.store(
+            cur, tenant_id=tenant_id, session_id=chat["id"], chat_id=chat_id, wa_message_id=event.wa_message_id,
+            author=verdict.author, message_type=event.message_type or "unknown", text=event.text,
+            sent_at=event.sent_at, raw=event.raw, reply_token_id=token["id"] if token else None)
+    customer = verdict.author == "customer"
+    sessions.record_activity(cur, chat["id"], customer_at=event.sent_at if customer else None,
+                             customer_name=(event.push_name or None) if customer else None,
+                             human_at=verdict.human_at, bot=verdict.author == "bot")
+    return message_id, token
+
+
+def answer(tenant_id, event_id, chat_id, event: Event, verdict: Verdict, token, settings) -> dict:
+    return {
+        "decision": verdict.decision,
+        "reason": verdict.reason,
+        "event_id": event_id,
+        "tenant_id": str(tenant_id),
+        "chat_id": chat_id,
+        "wa_message_id": event.wa_message_id,
+        "reply_token": str(token["id"]) if token else None,
+        "debounce_seconds": settings["debounce_seconds"] if token else 0,
+        "notify": verdict.notify,
+    }
