@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from python_services.core.knowledge import (Hit, fold, passage, question_words, trigram_similarity,
+from python_services.core.knowledge_text import (Hit, fold, passage, question_words, trigram_similarity,
                                             tsquery_literal)
 from python_services.llm.prompt import HANDOFF_MARKER, NO_KNOWLEDGE_RULE, knowledge_section
 
