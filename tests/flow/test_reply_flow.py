@@ -163,7 +163,7 @@ def test_the_chat_resumes_by_itself_after_resume_after_minutes(flow_stack, fake_
     wait_for("the chat is paused", lambda: (s := chat.session()) and s["paused"])
     # the auto-resume flow runs every minute; in queue mode its run waits behind the
     # executions the steady-stream scenarios left queued, so allow a few minutes
-    wait_for("the auto-resume flow resumed the chat", lambda: not chat.session()["paused"], timeout=240, interval=1)
+    wait_for("the auto-resume flow resumed the chat", lambda: not chat.session()["paused"], timeout=300, interval=1)
     chat.customer_says("are you back, bot?")
     assert len(chat.wait_for_bot_replies(1)) == 1
 
