@@ -105,11 +105,18 @@ def environment(base: dict, *, server_url: str, database: str, port: int, broker
             "N8N_INSTANCE_OWNER_PASSWORD_HASH": owner[1],
         })
     if queue_workers:
+        prefix = env.get("QUEUE_BULL_PREFIX", f"hf-{database}")
         env.update({
             "EXECUTIONS_MODE": "queue",
             "QUEUE_BULL_REDIS_HOST": env.get("QUEUE_BULL_REDIS_HOST", "127.0.0.1"),
             "QUEUE_BULL_REDIS_PORT": env.get("QUEUE_BULL_REDIS_PORT", "6379"),
-            "QUEUE_BULL_PREFIX": env.get("QUEUE_BULL_PREFIX", f"hf-{database}"),
+            "QUEUE_BULL_PREFIX": prefix,
+            # n8n's other Redis keys (its cache of each published workflow, keyed by the
+            # workflow's id, and its pub/sub) share one prefix, "n8n", unless told otherwise.
+            # Two n8n on one Redis with the same workflow ids (every HybridFlow) then read
+            # each other's published flows: a worker ran the other stack's auto-resume flow,
+            # with the other stack's service addresses (found by the queue-mode flow tests)
+            "N8N_REDIS_KEY_PREFIX": env.get("N8N_REDIS_KEY_PREFIX", prefix),
             "OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS": "true",
         })
     return env

@@ -12,6 +12,7 @@ import pytest
 from ops.isolated import IsolatedStack, free_port  # noqa: F401  (free_port: for scenarios)
 
 from ..conftest import _server_url
+from .helpers import FakeLLMControl, SandboxControl
 
 QUEUE_MODE = os.environ.get("HF_TEST_QUEUE_MODE") == "1"
 
@@ -40,3 +41,25 @@ def flow_stack(tmp_path_factory):
         yield stack
     finally:
         stack.destroy()
+
+
+@pytest.fixture
+def fake_llm(flow_stack):
+    """The fake LLM server, its scripted answers and recorded requests cleared before and after."""
+    fake = FakeLLMControl(flow_stack.fake_llm_url)
+    fake.reset()
+    yield fake
+    fake.reset()
+
+
+SANDBOX_DEFAULTS = dict(send_delay_ms=0, fail_next_sends=0, echo="async", bot_echo_event="send.message",
+                        duplicate_webhooks=False)
+
+
+@pytest.fixture
+def sandbox(flow_stack):
+    """The sandbox as Evolution, its knobs at their defaults before and after."""
+    sb = SandboxControl(flow_stack.url("sandbox"))
+    sb.knobs(**SANDBOX_DEFAULTS)
+    yield sb
+    sb.knobs(**SANDBOX_DEFAULTS)

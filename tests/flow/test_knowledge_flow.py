@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from .helpers import FakeLLMControl, SandboxControl, new_chat, wait_for
+from .helpers import new_chat, wait_for
 
 pytestmark = pytest.mark.flow
 
@@ -18,21 +18,6 @@ HOURS = {"title": "Horário de funcionamento", "tags": ["aberto"],
 RETURNS = {"title": "Trocas e devoluções",
            "content": "A primeira troca é grátis em até 30 dias, com o produto sem uso e na caixa."}
 JOBS = {"title": "Trabalhe conosco", "content": "Mande o currículo para vagas@passocerto.example."}
-
-
-@pytest.fixture
-def fake_llm(flow_stack):
-    fake = FakeLLMControl(flow_stack.fake_llm_url)
-    fake.reset()
-    yield fake
-    fake.reset()
-
-
-@pytest.fixture
-def sandbox(flow_stack):
-    sb = SandboxControl(flow_stack.url("sandbox"))
-    sb.knobs(send_delay_ms=0, fail_next_sends=0, echo="async", bot_echo_event="send.message", duplicate_webhooks=False)
-    return sb
 
 
 def admin(stack) -> requests.Session:

@@ -174,7 +174,7 @@ def _variables_read_by_the_code():
 def test_env_example_documents_every_variable_the_code_reads():
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M))
     internal = {"BIND", "HYBRIDFLOW_ENV_FILE", "PYTHONUNBUFFERED", "TEST_DATABASE_URL", "HF_TEST_QUEUE_MODE",
-                "QUEUE_BULL_PREFIX", "SANDBOX_THREADS", "PATH"}
+                "QUEUE_BULL_PREFIX", "N8N_REDIS_KEY_PREFIX", "SANDBOX_THREADS", "PATH"}
     missing = _variables_read_by_the_code() - documented - internal - set(N8N_FIXED_ENV)
     assert not missing, f".env.example lacks {sorted(missing)}"
 
