@@ -17,7 +17,11 @@ COPY db ./db
 COPY flows ./flows
 COPY n8n-credentials.example.json ./
 COPY --from=web /web/node_modules/swagger-ui-dist ./web/node_modules/swagger-ui-dist
+# the console's usage charts
+COPY --from=web /web/node_modules/chart.js ./web/node_modules/chart.js
+# the console's live pages
+COPY --from=web /web/node_modules/htmx.org/dist ./web/node_modules/htmx.org/dist
 RUN useradd --system --uid 10001 hybridflow
 USER hybridflow
-EXPOSE 8001 8002 8003 8090
+EXPOSE 8001 8002 8003 8004 8090
 CMD ["gunicorn", "-c", "python_services/gunicorn_conf.py", "python_services.collision.app:create_app()"]

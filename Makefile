@@ -80,6 +80,7 @@ test-queue: venv n8n
 
 bench: venv n8n
 	TEST_DATABASE_URL="$$($(PY) -m ops postgres-url)" $(PY) -m bench.run
+	TEST_DATABASE_URL="$$($(PY) -m ops postgres-url)" $(PY) -m bench.console_pages
 
 flows-export: venv n8n
 	$(PY) -m ops.flows export

@@ -44,9 +44,11 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def scratch_database():
+def scratch_database(prefix: str = "hf_bench_login"):
+    """A migrated database of its own on the test server, dropped afterwards
+    (bench/console_pages.py uses it too)."""
     server = _server_url()
-    name = f"hf_bench_login_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     admin = psycopg2.connect(_with_database(server, "postgres"))
     admin.autocommit = True
     with admin.cursor() as cur:

@@ -37,7 +37,7 @@ def print_addresses(stack: Stack, demo_lines: list[str]) -> None:
     print("HybridFlow is up.")
     print(line("Evolution webhook", f"{public}webhook/evolution   (POST, header X-Webhook-Secret)"))
     print(line("admin API", f"{public}api/   (Authorization: Bearer ADMIN_TOKEN)"))
-    print(line("console", f"{public}console/   (not installed yet)"))
+    print(line("console", f"{public}console/   (log in as the demo owner below)"))
     print(line("n8n editor", f"{stack.url('n8n')}/   (login {stack.n8n_owner_email}; "
                              f"password: N8N_OWNER_PASSWORD in {stack.env_file.name})"))
     for name in stack.services:

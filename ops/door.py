@@ -38,7 +38,7 @@ def binary() -> str:
 
 
 def environment(*, port: int, webhook_upstreams: list[str], collision: str, llm: str, state_dir: Path,
-                hold: str = DEFAULT_HOLD, bind: str = "127.0.0.1") -> dict:
+                hold: str = DEFAULT_HOLD, bind: str = "127.0.0.1", console: str = "127.0.0.1:8004") -> dict:
     """What Caddy runs with: ops/Caddyfile's variables, and nothing secret
     (it holds no token: the services check their own)."""
     return {
@@ -53,6 +53,7 @@ def environment(*, port: int, webhook_upstreams: list[str], collision: str, llm:
         "DOOR_WEBHOOK_UPSTREAMS": " ".join(webhook_upstreams),
         "DOOR_COLLISION_UPSTREAM": collision,
         "DOOR_LLM_UPSTREAM": llm,
+        "DOOR_CONSOLE_UPSTREAM": console,
         "DOOR_HOLD": hold,
     }
 

@@ -15,8 +15,9 @@ from pathlib import Path
 # only its bcrypt hash, and sets its owner account from it at every start.
 # DEMO_OWNER_PASSWORD: the console login of the demo tenant's owner (with
 # DEMO_OWNER_EMAIL), set when ops/demo.py first makes that account.
+# CONSOLE_SECRET_KEY: the key the console signs its CSRF tokens with (flask-wtf).
 GENERATED_SECRETS = ("SERVICE_TOKEN", "ADMIN_TOKEN", "N8N_ENCRYPTION_KEY", "SANDBOX_API_KEY",
-                     "HYBRIDFLOW_SECRET_KEYS", "N8N_OWNER_PASSWORD", "DEMO_OWNER_PASSWORD")
+                     "HYBRIDFLOW_SECRET_KEYS", "N8N_OWNER_PASSWORD", "DEMO_OWNER_PASSWORD", "CONSOLE_SECRET_KEY")
 
 
 def ensure(env: dict, env_file: Path, names: tuple = GENERATED_SECRETS) -> list[str]:

@@ -18,7 +18,7 @@ from . import postgres, procs
 from .stack import Stack
 
 # n8n's task broker needs a port of its own per n8n process (main and each worker)
-PORT_NAMES = ("collision", "llm", "evolution", "sandbox", "n8n", "n8n_broker", "n8n_broker_1", "n8n_broker_2",
+PORT_NAMES = ("collision", "llm", "evolution", "console", "sandbox", "n8n", "n8n_broker", "n8n_broker_1", "n8n_broker_2",
               "door", "n8n_webhook_1", "n8n_webhook_2", "n8n_webhook_broker_1", "n8n_webhook_broker_2")
 
 
@@ -59,6 +59,7 @@ class IsolatedStack(Stack):
             "ADMIN_TOKEN": f"{prefix}-admin-token",
             "N8N_ENCRYPTION_KEY": f"{prefix}-encryption-key",
             "HYBRIDFLOW_SECRET_KEYS": secrets.token_urlsafe(32),
+            "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32),
             "LOG_LEVEL": "INFO",
             "ANTHROPIC_BASE_URL": stack.fake_llm_url,
             "OPENAI_BASE_URL": stack.fake_llm_url + "/v1",

@@ -39,6 +39,8 @@ N8N_FIXED_ENV = {
     "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "false",
     "DB_TYPE": "postgresdb",
     "N8N_LOG_OUTPUT": "console",
+    # Prometheus metrics at /metrics on n8n's own port, which the door never routes (docs/metrics.md)
+    "N8N_METRICS": "true",
 }
 N8N_DEFAULTS = {
     # saving every successful execution cost 15-20 % of throughput; the

@@ -23,8 +23,8 @@ from . import door, generated_secrets, keys, postgres, procs
 from .n8n_processes import N8nProcesses
 from .progress import log
 
-SERVICES = ("collision", "llm", "evolution", "sandbox")
-DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "sandbox": 8090, "n8n": 5678,
+SERVICES = ("collision", "llm", "evolution", "console", "sandbox")
+DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "console": 8004, "sandbox": 8090, "n8n": 5678,
                  # n8n's task broker (its Code node runner); each n8n process on a machine needs its own
                  "n8n_broker": 5679,
                  # the front door (Caddy): the address Evolution is given
@@ -34,11 +34,14 @@ DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "sandbox": 8
 # tenants' secrets; n8n none of them: its credentials are imported, and its
 # flows cannot read the environment)
 SECRETS = ("SERVICE_TOKEN", "ADMIN_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "SANDBOX_API_KEY", "ANTHROPIC_API_KEY",
-           "OPENAI_API_KEY", "N8N_ENCRYPTION_KEY", "N8N_OWNER_PASSWORD", "POSTGRES_PASSWORD", "DEMO_OWNER_PASSWORD")
+           "OPENAI_API_KEY", "N8N_ENCRYPTION_KEY", "N8N_OWNER_PASSWORD", "POSTGRES_PASSWORD", "DEMO_OWNER_PASSWORD",
+           "CONSOLE_SECRET_KEY")
 SECRETS_OF = {
     "collision": ("SERVICE_TOKEN", "ADMIN_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"),
     "llm": ("SERVICE_TOKEN", "ADMIN_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"),
     "evolution": ("SERVICE_TOKEN", "HYBRIDFLOW_SECRET_KEYS"),
+    # SERVICE_TOKEN: its logs hash chats with it, and the login throttle keys failed e-mails with it
+    "console": ("SERVICE_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "CONSOLE_SECRET_KEY"),
     # SERVICE_TOKEN: the key every service's logs hash chats with, so a chat's lines match
     "sandbox": ("SANDBOX_API_KEY", "SERVICE_TOKEN"),
     "n8n": ("N8N_ENCRYPTION_KEY",),
@@ -99,6 +102,10 @@ class Stack(N8nProcesses):
     def log_file(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"
 
+    def metrics_dir(self, name: str) -> Path:
+        """Where a service's gunicorn workers keep their Prometheus values (common/metrics.py)."""
+        return self.run_dir / "metrics" / name
+
     def output_file(self, name: str) -> Path:
         """A service's stdout and stderr (gunicorn's own lines, a crash at
         start); its JSON log lines are in log_file(), rotated by the service."""
@@ -139,6 +146,8 @@ class Stack(N8nProcesses):
             "EVOLUTION_URL": self.url("evolution"),
             "SANDBOX_URL": self.url("sandbox"),
             "N8N_WEBHOOK_URL": self.public_url,
+            # where people open the console (the sandbox page links there)
+            "CONSOLE_URL": self.env.get("CONSOLE_URL") or self.public_url + "console/",
             # the sandbox delivers webhooks to the door (and the public address) only
             "SANDBOX_WEBHOOK_ALLOWED": self.env.get("SANDBOX_WEBHOOK_ALLOWED")
             or f"{self.url('door')}/webhook/,{self.public_url}webhook/",
@@ -194,6 +203,12 @@ class Stack(N8nProcesses):
             # LOG_BACKUPS); gunicorn's own output (a crash at start) goes to <name>.out
             if not svc_env.get("LOG_FILE"):
                 svc_env["LOG_FILE"] = str(self.log_file(name))
+            # its workers' metrics files, one folder per service (never shared: a start empties
+            # it, gunicorn_conf.py); the metrics of any earlier run are gone with them
+            svc_env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir(name))
+            if name == "console":
+                # people, not webhooks: fewer threads, so fewer database connections (gunicorn_conf.py)
+                svc_env.setdefault("GUNICORN_THREADS", "4")
             if name == "sandbox":
                 # in-memory state: one worker, many threads
                 svc_env["GUNICORN_WORKERS"] = "1"
@@ -227,7 +242,8 @@ class Stack(N8nProcesses):
     def door_env(self) -> dict:
         return door.environment(port=self.ports["door"], webhook_upstreams=self.webhook_upstreams(),
                                 collision=f"127.0.0.1:{self.ports['collision']}",
-                                llm=f"127.0.0.1:{self.ports['llm']}", state_dir=self.data_dir / "caddy",
+                                llm=f"127.0.0.1:{self.ports['llm']}", console=f"127.0.0.1:{self.ports['console']}",
+                                state_dir=self.data_dir / "caddy",
                                 hold=self.env.get("DOOR_HOLD") or door.DEFAULT_HOLD)
 
     def start_door(self) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the front-end files the services serve themselves (web/package.json:
-# Swagger UI for the admin API's /api/docs) into web/node_modules, once per
+# Swagger UI for the admin API's /api/docs, htmx and Chart.js for the console) into web/node_modules, once per
 # version of web/package-lock.json, so the pages work with no internet.
 # About 13 MB, a few seconds. --ignore-scripts: no install script runs (one
 # dependency's would only phone home).

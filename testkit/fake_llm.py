@@ -3,6 +3,15 @@ run unchanged against it (base_url):
 
 - Anthropic  POST /v1/messages          (ANTHROPIC_BASE_URL=http://127.0.0.1:N)
 - OpenAI     POST /v1/chat/completions  (OPENAI_BASE_URL=http://127.0.0.1:N/v1)
+- OpenAI     POST /v1/audio/transcriptions (multipart: model, file, language?)
+
+Images in either chat format (Anthropic base64 `image` blocks, OpenAI
+`image_url` data URLs) are checked and recorded in `fake.images` (and in
+the request's record under "images"); transcriptions in `fake.requests`
+with api "transcription" (the audio as its size and sha256). A
+transcription answers the first queued spec with api "transcription"
+({"api": "transcription", "text": "...", "status": 500, ...}), else
+"fake transcript of <file name>".
 
 In a test:   fake = FakeLLM().start(); fake.enqueue(...); fake.requests; fake.stop()
 Standalone:  python -m testkit.fake_llm --port 8099 [--delay 0.2] [--error-ratio 0.1 --error-statuses 429,500]
@@ -39,6 +48,8 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .fake_media import image_parts, transcription
 
 ANTHROPIC_ERRORS = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -78,6 +89,8 @@ class FakeLLM:
         self.queue: list[dict] = []
         self.rules: list[dict] = []
         self.requests: list[dict] = []
+        # every image part received: {"api", "media_type", "bytes", "sha256", "data", "role", "text"}
+        self.images: list[dict] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -130,6 +143,7 @@ class FakeLLM:
             self.queue.clear()
             self.rules.clear()
             self.requests.clear()
+            self.images.clear()
             self.delay = 0.0
             self.error_ratio, self.error_statuses = 0.0, (429, 500)
 
@@ -181,7 +195,9 @@ def _handler_for(fake: FakeLLM):
 
         def _body(self):
             length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.raw_body = self.rfile.read(length) if length else b""
+            if (self.headers.get("Content-Type") or "").startswith("multipart/"):
+                return None
             try:
                 return json.loads(raw or b"{}")
             except ValueError:
@@ -216,15 +232,20 @@ def _handler_for(fake: FakeLLM):
                 return self._answer("anthropic", body)
             if self.path.rstrip("/") == "/v1/chat/completions":
                 return self._answer("openai", body)
+            if self.path.rstrip("/") == "/v1/audio/transcriptions":
+                return self._transcribe()
             self._send(404, {"error": {"type": "not_found_error", "message": f"no route {self.path}"}})
 
         # -------------------------------------------------------- the APIs
         def _answer(self, api: str, body):
             headers = {k.lower(): v for k, v in self.headers.items()}
             record = {"api": api, "path": self.path, "headers": headers, "body": body, "at": time.time()}
+            pictures, problem = image_parts(api, body.get("messages") if isinstance(body, dict) else None)
+            record["images"] = [{k: v for k, v in p.items() if k != "data"} for p in pictures]
             with fake._lock:
                 fake.requests.append(record)
-            problem = self._invalid(api, body, headers)
+                fake.images.extend(pictures)
+            problem = self._invalid(api, body, headers) or problem
             if problem:
                 return self._error(api, {"status": 401 if "key" in problem else 400, "message": problem})
             messages = body.get("messages") or []
@@ -259,6 +280,14 @@ def _handler_for(fake: FakeLLM):
                 "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
                           "total_tokens": tokens_in + tokens_out},
             }, {"x-request-id": "req_" + uuid.uuid4().hex[:24]})
+
+        def _transcribe(self):
+            """POST /v1/audio/transcriptions, as OpenAI answers it (response_format json)."""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            error, answer = transcription(fake, self.path, headers, self.headers.get("Content-Type"), self.raw_body)
+            if error:
+                return self._error("openai", error)
+            return self._send(200, answer, {"x-request-id": "req_" + uuid.uuid4().hex[:24]})
 
         def _invalid(self, api: str, body, headers: dict) -> str | None:
             if not isinstance(body, dict):

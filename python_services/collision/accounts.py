@@ -8,12 +8,12 @@ from flask import Blueprint, jsonify
 
 from ..common import db
 from ..common.auth import protect
-from ..common.errors import ApiError
 from ..common.logs import log_context
 from ..common.openapi import Operation, documented
 from ..common.params import found, path_uuid, shaped
 from ..common.validation import parse_body
-from ..core import accounts, api_tokens, events, memberships, tenants
+# the changes and their rows in the timeline are core/team.py's: the console's team page makes them too
+from ..core import api_tokens, memberships, team, tenants
 from ..core.api_auth import require, require_api_access
 from ..core.api_models_people import (ApiToken, ApiTokenCreated, ApiTokenList, Member, MemberAdded, MemberList,
                                       NewMember, NewToken)
@@ -47,16 +47,14 @@ def tenant_rows(tenant_id: str, action: str, read) -> list[dict]:
         return read(cur, tenant_id)
 
 
-def remove_from_tenant(tenant_id: str, item_id: str, *, what: str, action: str, remove, event_type: str,
-                       done) -> dict:
-    """remove(cur, tenant_id, id) of one person or token (`what`: "user",
-    "token"; unknown: 404) of a tenant the caller may do `action` on, with a
-    row in the timeline: done(row), then who did it."""
+def remove_from_tenant(tenant_id: str, item_id: str, *, what: str, action: str, remove) -> dict:
+    """remove(cur, tenant_id, id, actor=...) of one person or token (`what`:
+    "user", "token"; unknown: 404) of a tenant the caller may do `action` on
+    (core/team.py records it in the timeline)."""
     tenant_id, who = tenant_in_reach(tenant_id, action)
     with db.transaction() as cur:
         existing(cur, tenant_id)
-        row = found(remove(cur, tenant_id, path_uuid(item_id, what)), what, item_id)
-        events.record_tenant_event(cur, tenant_id, event_type, f"{done(row)} by {who.label}", actor=who.label)
+        row = found(remove(cur, tenant_id, path_uuid(item_id, what), actor=who.label), what, item_id)
     log_context(tenant=str(tenant_id))
     return row
 
@@ -76,9 +74,7 @@ def add_user(tenant_id):
     password = body.password.get_secret_value() if body.password is not None else None
     with db.transaction() as cur:
         existing(cur, tenant_id)
-        member, created = accounts.add_member(cur, tenant_id, body.email, password, body.role)
-        events.record_tenant_event(cur, tenant_id, "hybridflow.user_added",
-                                   f"{member['email']} added as {member['role']} by {who.label}", actor=who.label)
+        member, created = team.add_person(cur, tenant_id, body.email, password, body.role, actor=who.label)
     log_context(tenant=str(tenant_id))
     return jsonify({**shaped(member, MEMBER), "new_account": created}), 201
 
@@ -96,9 +92,7 @@ def list_users(tenant_id):
                       description="Their console sessions end at once; an account left in no tenant is deleted. "
                                   "The last owner cannot be removed (409)."))
 def remove_user(tenant_id, user_id):
-    member = remove_from_tenant(tenant_id, user_id, what="user", action="users.manage", remove=accounts.remove_member,
-                                event_type="hybridflow.user_removed",
-                                done=lambda m: f"{m['email']} ({m['role']}) removed")
+    member = remove_from_tenant(tenant_id, user_id, what="user", action="users.manage", remove=team.remove_person)
     return jsonify(shaped(member, MEMBER))
 
 
@@ -113,14 +107,9 @@ def remove_user(tenant_id, user_id):
 def create_token(tenant_id):
     tenant_id, who = tenant_in_reach(tenant_id, "tokens.manage")
     body = parse_body(NewToken, what="a token field")
-    token = api_tokens.new_token()[0]
     with db.transaction() as cur:
         existing(cur, tenant_id)
-        row = api_tokens.insert(cur, tenant_id, body.name, body.role, token, who.label)
-        if row is None:
-            raise ApiError(409, "conflict", f"this tenant has a live token named {body.name!r}", "name")
-        events.record_tenant_event(cur, tenant_id, "hybridflow.token_created",
-                                   f"token {body.name!r} ({body.role}) made by {who.label}", actor=who.label)
+        row, token = team.make_token(cur, tenant_id, body.name, body.role, actor=who.label)
     log_context(tenant=str(tenant_id))
     return jsonify({**shaped(row, TOKEN), "token": token}), 201
 
@@ -138,6 +127,5 @@ def list_tokens(tenant_id):
 @documented(Operation("Revoke an API token", TOKENS, access=OWNER, answer=ApiToken, errors=(401, 403, 404),
                       description="Refused from this moment on, by every worker (no cache)."))
 def revoke_token(tenant_id, token_id):
-    row = remove_from_tenant(tenant_id, token_id, what="token", action="tokens.manage", remove=api_tokens.revoke,
-                             event_type="hybridflow.token_revoked", done=lambda t: f"token {t['name']!r} revoked")
+    row = remove_from_tenant(tenant_id, token_id, what="token", action="tokens.manage", remove=team.revoke_token)
     return jsonify(shaped(row, TOKEN))

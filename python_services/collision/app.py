@@ -6,10 +6,10 @@ import logging
 
 import psycopg2
 
-from ..common import db
+from ..common import db, metrics
 from ..common.logs import log_event
 from ..common.web import create_base_app
-from ..core import secrets_at_rest, tenants
+from ..core import prices, secrets_at_rest, tenants
 
 log = logging.getLogger("hybridflow.collision")
 
@@ -42,10 +42,14 @@ def create_app(test_config: dict | None = None):
     # tenants' Evolution and LLM keys are stored encrypted: no HYBRIDFLOW_SECRET_KEYS, no start
     secrets_at_rest.install(app)
     seal_stored_secrets(app)
+    # the daily LLM budget counts with the llm service's price table (a malformed LLM_PRICES stops the start)
+    app.extensions["llm_prices"] = prices.load_prices(app.config["HF"].llm_prices)
     from . import (accounts, connect, docs, events, flow_errors, knowledge, replies, retention, sessions, tenants,
                    webhooks)
 
     for blueprint in (webhooks.bp, replies.bp, tenants.bp, sessions.bp, sessions.cron_bp, events.bp, connect.bp,
                       flow_errors.bp, retention.bp, accounts.bp, knowledge.bp, docs.bp):
         app.register_blueprint(blueprint)
+    # requests by route, decisions, pool usage at GET /metrics (service token; docs/metrics.md)
+    metrics.install(app)
     return app

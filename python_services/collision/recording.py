@@ -6,17 +6,32 @@ guard never both win. The rules themselves are core.decide."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 
-from ..core import chat_aliases, events, ledger, messages, outbound, send_fate, sessions
-from ..core.decide import Facts, Verdict, decide
+from ..core import chat_aliases, events, ledger, messages, outbound, period_notices, reply_tokens, send_fate, sessions
+from ..core.decide import Facts, Verdict, decide, periods
 from ..core.normalize import Event
+from ..core.prices import load_prices, spend_usd
 from ..core.settings import effective_settings
+
+# the built-in price table, for a caller that passes none (the app passes LLM_PRICES')
+_BUILT_IN_PRICES = load_prices("")
+# A customer's voice note is transcribed (POST /transcribe on the llm service)
+# before the debounce wait starts, so its reply token's deadline has that time
+# too; else the recovery flow could take the reply up while the first run is
+# still working and the model would be paid twice. This is how long the llm
+# service lets a transcription claim run before it counts as abandoned
+# (llm/transcribe.py stale_after) with the default timeouts: the provider call
+# 30 s x 3 attempts, the media download 15 s x 3 attempts, and 10 s.
+TRANSCRIPTION_ALLOWANCE_SECONDS = 145.0
 
 
 def record_webhook(cur, tenant: dict, event: Event, now, started: float,
-                   reply_margin: float = ledger.RECOVERY_MARGIN_SECONDS, note: str | None = None) -> dict:
-    """`note` is added to the recorded reason (how the webhook was let in, say)."""
+                   reply_margin: float = ledger.RECOVERY_MARGIN_SECONDS, note: str | None = None,
+                   prices: dict | None = None) -> dict:
+    """`note` is added to the recorded reason (how the webhook was let in,
+    say); `prices` is the LLM price table the daily budget counts with."""
     settings = effective_settings(tenant["settings"])
     tenant_id = tenant["id"]
     chat_id = resolve_chat(cur, tenant_id, event)
@@ -38,18 +53,21 @@ def record_webhook(cur, tenant: dict, event: Event, now, started: float,
     facts = gather_facts(cur, tenant_id, chat_id, event, now, target, settings["echo_window_seconds"])
 
     chat = sessions.for_update(cur, tenant_id, chat_id) if chat_id and event.kind in ("message", "reaction") else None
-    verdict = decide(event, chat, settings, facts)
+    prices = _BUILT_IN_PRICES if prices is None else prices
+    verdict = decide(event, chat, settings, with_limits(cur, tenant_id, chat, chat_id, event, facts, settings, prices))
     if chat is None and needs_session(verdict):
         # a new chat (one the owner started included): create it, then decide
         # again on the locked row, in case a concurrent webhook just made it
         chat = ledger.lock_session(cur, tenant_id, chat_id)
-        verdict = decide(event, chat, settings, facts)
+        verdict = decide(event, chat, settings, with_limits(cur, tenant_id, chat, chat_id, event, facts, settings,
+                                                            prices))
+    verdict = say_once(cur, tenant_id, chat_id, verdict)
 
     message_id, token = apply(cur, tenant_id, chat, chat_id, event, verdict, settings, reply_margin)
     events.finish(cur, event_id, chat_id=chat_id, author=verdict.author or event.author, decision=verdict.decision,
                   reason=noted(verdict.reason, note), message_id=message_id,
                   reply_token_id=token["id"] if token else None,
-                  duration_ms=round((time.perf_counter() - started) * 1000, 2))
+                  duration_ms=round((time.perf_counter() - started) * 1000, 2), notify=verdict.notify)
     return answer(tenant_id, event_id, chat_id, event, verdict, token, settings)
 
 
@@ -76,6 +94,45 @@ def gather_facts(cur, tenant_id, chat_id, event: Event, now, target, echo_window
     return Facts(**facts)
 
 
+def with_limits(cur, tenant_id, chat, chat_id, event: Event, facts: Facts, settings, prices) -> Facts:
+    """A customer's message: the facts the hours and limits rules need, read
+    on the locked session (each only when its rule can apply)."""
+    if event.kind != "message" or event.from_me or not chat_id:
+        return facts
+    at = periods(facts.now, settings)
+    found = {"replies_this_hour": reply_tokens.replies_since(cur, chat["id"], at.hour) if chat else 0}
+    if found["replies_this_hour"] >= settings["max_replies_per_chat_per_hour"]:
+        found["rate_limited_this_hour"] = period_notices.said(cur, tenant_id, "rate_limited", chat_id, at.hour)
+    if not at.shop.open and settings["outside_hours"] == "away_message":
+        found["away_sent"] = period_notices.said(cur, tenant_id, "away_message", chat_id, at.shop.closed_since)
+    budget = settings["daily_llm_budget_usd"]
+    if budget is not None:
+        # the replies' tokens and the voice notes transcribed today: both are paid for
+        found["spent_today_usd"] = spend_usd(
+            reply_tokens.usage_rows(cur, since=at.day, tenant_id=str(tenant_id)), prices,
+            messages.transcription_usage_rows(cur, since=at.day, tenant_id=str(tenant_id)))
+        if found["spent_today_usd"] >= budget:
+            found["budget_told_today"] = period_notices.said(cur, tenant_id, "over_budget",
+                                                             period_notices.TENANT_WIDE, at.day)
+    return replace(facts, **found)
+
+
+def say_once(cur, tenant_id, chat_id, verdict: Verdict) -> Verdict:
+    """Records what the verdict says once per period; when a concurrent
+    webhook recorded it first (the budget notice: another chat), it is not
+    said again."""
+    if verdict.once is None:
+        return verdict
+    kind, start = verdict.once
+    scope = period_notices.TENANT_WIDE if kind == "over_budget" else chat_id
+    if period_notices.record(cur, tenant_id, kind, scope, start):
+        return verdict
+    if verdict.fixed_text:
+        return replace(verdict, reply=False, fixed_text=None, notify=False,
+                       reason=f"{verdict.reason}; already sent for this period by a concurrent delivery")
+    return replace(verdict, notify=False)
+
+
 def needs_session(verdict: Verdict) -> bool:
     return bool(verdict.store_message or verdict.pause or verdict.reply or verdict.human_at
                 or verdict.decision == "command")
@@ -97,8 +154,8 @@ def apply(cur, tenant_id, chat, chat_id, event: Event, verdict: Verdict, setting
     if verdict.resume and chat["paused"]:
         ledger.resume_session(cur, chat["id"])
     if verdict.pause:
-        reason, until = verdict.pause
-        ledger.pause_session(cur, tenant_id, chat_id, reason, until)
+        reason, until, *by = verdict.pause
+        ledger.pause_session(cur, tenant_id, chat_id, reason, until, by=by[0] if by else None)
     elif verdict.cancel_replies:
         ledger.cancel_open_tokens(cur, chat["id"], verdict.cancel_replies)
     if verdict.echo_outbound_id:
@@ -107,14 +164,20 @@ def apply(cur, tenant_id, chat, chat_id, event: Event, verdict: Verdict, setting
 
     token = None
     if verdict.reply:
-        # past this the recovery flow takes the reply up again
-        token = ledger.create_token(cur, chat, settings["debounce_seconds"] + reply_margin)
+        # the away message goes at once (no debounce wait), as the rules wrote it;
+        # past the deadline the recovery flow takes the reply up again
+        wait = 0 if verdict.fixed_text else settings["debounce_seconds"]
+        if not verdict.fixed_text and is_voice_note(event, verdict, True):
+            # transcribed before the wait (the away message goes without)
+            wait += TRANSCRIPTION_ALLOWANCE_SECONDS
+        token = ledger.create_token(cur, chat, wait + reply_margin, fixed_text=verdict.fixed_text,
+                                    over_budget=verdict.over_budget)
     message_id = None
     if verdict.store_message:
         message_id = messages.store(
             cur, tenant_id=tenant_id, session_id=chat["id"], chat_id=chat_id, wa_message_id=event.wa_message_id,
             author=verdict.author, message_type=event.message_type or "unknown", text=event.text,
-            sent_at=event.sent_at, raw=event.raw, reply_token_id=token["id"] if token else None)
+            sent_at=event.sent_at, raw=event.raw, reply_token_id=token["id"] if token else None, media=event.media)
     customer = verdict.author == "customer"
     sessions.record_activity(cur, chat["id"], customer_at=event.sent_at if customer else None,
                              customer_name=(event.push_name or None) if customer else None,
@@ -131,6 +194,18 @@ def answer(tenant_id, event_id, chat_id, event: Event, verdict: Verdict, token, 
         "chat_id": chat_id,
         "wa_message_id": event.wa_message_id,
         "reply_token": str(token["id"]) if token else None,
-        "debounce_seconds": settings["debounce_seconds"] if token else 0,
+        "debounce_seconds": settings["debounce_seconds"] if token and not verdict.fixed_text else 0,
         "notify": verdict.notify,
+        # what the flow does with the reply token: wait and have the reply
+        # written, or send the away message (its text) now
+        "write_reply": bool(token) and not verdict.fixed_text,
+        "away_message": verdict.fixed_text if token else None,
+        # a customer's audio in a chat the bot answers: the flow has it
+        # transcribed before the debounce wait, so the burst's answer knows it
+        "voice_note": is_voice_note(event, verdict, bool(token)),
     }
+
+
+def is_voice_note(event: Event, verdict: Verdict, has_token: bool) -> bool:
+    """A customer's audio in a chat the bot answers (the answer's `voice_note`)."""
+    return has_token and verdict.author == "customer" and (event.media or {}).get("kind") == "audio"

@@ -14,12 +14,14 @@ from ..common.logs import log_context
 from ..common.openapi import Operation, documented
 from ..common.params import found, iso, path_uuid, shaped
 from ..common.validation import parse_body
-from ..core import events, knowledge, tenants
+from ..core import tenants
 from ..core.api_auth import require, require_api_access
 from ..core.api_models import NewTenant, RotatedSecret, Tenant, TenantChanges, TenantCreated, TenantList
 from ..core.retention import retention_policy
 from ..core.secret_rotation import previous_accepted_until, rotate
-from ..core.settings import DEFAULT_SETTINGS, effective_settings, mask_secret, public_settings, validate_settings
+from ..core.settings import effective_settings, mask_secret, public_settings
+# a change (merge, check, record in the timeline) is core's: the console's settings page makes it too
+from ..core.tenant_changes import change_tenant, merged_settings
 from ..core.webhook_secrets import new_secret
 
 bp = Blueprint("tenants", __name__)
@@ -27,29 +29,10 @@ protect(bp, require_api_access)
 
 SHOWN = ("id", "instance_name", "business_name", "evo_server_url", "system_prompt", "llm_provider", "llm_model",
          "created_at", "updated_at")
-TENANT_CHANGED = "hybridflow.tenant_changed"
 TAGS = ("tenants",)
 
 
-# ---------------------------------------------------------------- validation
-
-
-def merged_settings(stored: dict, changes) -> dict:
-    """PATCH semantics for settings: given keys replace stored ones, a null
-    puts a key back to its default."""
-    if not isinstance(changes, dict):
-        raise bad_request("settings must be a JSON object", "settings")
-    for key, value in changes.items():
-        if value is None and key not in DEFAULT_SETTINGS:
-            raise bad_request(f"settings.{key} is not a known setting", f"settings.{key}")
-    checked = validate_settings({k: v for k, v in changes.items() if v is not None})
-    merged = {**stored, **checked}
-    for key, value in changes.items():
-        if value is None:
-            merged.pop(key, None)
-    # cross-field rules (typing_min_ms <= typing_max_ms) hold over what takes effect
-    validate_settings(effective_settings(merged))
-    return merged
+# ---------------------------------------------------------------- shapes
 
 
 def shape(row: dict) -> dict:
@@ -70,12 +53,6 @@ def tenant_row(cur, tenant_id, lock=False) -> dict:
 
 def _conflict(instance_name) -> ApiError:
     return ApiError(409, "conflict", f"a tenant with instance_name {instance_name!r} exists", "instance_name")
-
-
-def changed_fields(changes: dict, settings_given: dict | None) -> list[str]:
-    """The names of what a PATCH changed, settings by key (never a value: a key may be a secret)."""
-    names = [name for name in changes if name != "settings"]
-    return names + [f"settings.{key}" for key in (settings_given or {})]
 
 
 # ---------------------------------------------------------------- routes
@@ -144,19 +121,7 @@ def patch_tenant(tenant_id):
     try:
         with db.transaction() as cur:
             row = tenant_row(cur, tenant_id, lock=True)
-            if settings_given is not None:
-                changes["settings"] = merged_settings(row["settings"], settings_given)
-            if changes:
-                before = effective_settings(row["settings"])["knowledge_language"]
-                row = tenants.update(cur, tenant_id, changes)
-                # the knowledge base is indexed in its language: a new one indexes it again
-                language = effective_settings(row["settings"])["knowledge_language"]
-                if language != before:
-                    knowledge.apply_language(cur, tenant_id, language)
-                events.record_tenant_event(
-                    cur, tenant_id, TENANT_CHANGED,
-                    f"changed by {who.label}: {', '.join(changed_fields(changes, settings_given)) or 'nothing'}",
-                    actor=who.label)
+            row = change_tenant(cur, row, changes, settings_given, actor=who.label)
     except psycopg2.errors.UniqueViolation:
         raise _conflict(changes.get("instance_name")) from None
     log_context(tenant=str(tenant_id))

@@ -12,7 +12,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..common import db
+from ..common import db, metrics
 from ..common.auth import protect
 from ..common.errors import ApiError, bad_request
 from ..common.logs import log_context
@@ -73,11 +73,14 @@ def evolution_webhook():
                 log_context(secret="previous")
             event = normalize(body, now)
             answer = record_webhook(cur, tenant, event, now, started,
-                                    reply_margin=current_app.config["HF"].reply_deadline_margin, note=note)
+                                    reply_margin=current_app.config["HF"].reply_deadline_margin, note=note,
+                                    prices=current_app.extensions["llm_prices"])
     except ApiError as err:
         # nothing was stored; the log line says why (never the secret itself)
         log_context(decision="refused", reason=err.code, status=err.status)
         raise
+    # counted once committed (a rolled-back transaction decided nothing); decisions are core.decide's names
+    metrics.DECISIONS.labels(answer["decision"]).inc()
     log_context(chat=answer["chat_id"], message_id=answer["wa_message_id"], decision=answer["decision"],
                 reply_token=answer["reply_token"], reason=answer["reason"])
     return jsonify(answer)

@@ -18,10 +18,20 @@ def has_service_token() -> bool:
     return _matches(request.headers.get("X-Service-Token"), current_app.config["HF"].service_token)
 
 
+def _bearer() -> str | None:
+    """The token of an `Authorization: Bearer ...` header, if there is one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def has_admin_token() -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and _matches(token.strip(), current_app.config["HF"].admin_token)
+    return _matches(_bearer(), current_app.config["HF"].admin_token)
+
+
+def has_service_bearer() -> bool:
+    """The service token as `Authorization: Bearer`: what a scraper such as
+    Prometheus sends with `authorization: credentials_file` (GET /metrics)."""
+    return _matches(_bearer(), current_app.config["HF"].service_token)
 
 
 def require_service_token() -> None:

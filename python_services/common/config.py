@@ -109,6 +109,13 @@ def _origins(env, name) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def _smtp_security(env, name, default):
+    value = (env.get(name) or default).strip().lower()
+    if value not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"{name} must be starttls, ssl or none, got {env.get(name)!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = "postgresql://postgres@127.0.0.1:5432/hybridflow"
@@ -168,6 +175,9 @@ class Config:
     evo_send_attempts: int = 3
     evo_retry_backoff: float = 0.5
     evo_fate_wait: float = 30.0
+    # the largest voice note or photo fetched from Evolution (getBase64FromMediaMessage);
+    # a larger one is not downloaded (its webhook says its size) nor kept
+    media_max_bytes: int = 16 * 1024 * 1024
     # --- retention (POST /cron/prune, each tenant's settings.retention_days):
     # rows deleted per statement (each its own short transaction), statements
     # per call, and the days n8n's flow failures are kept (they belong to no tenant)
@@ -188,9 +198,26 @@ class Config:
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
     login_failure_window_minutes: float = 15.0
+    # --- the console: the key flask-wtf signs its CSRF tokens with (no
+    # default outside tests: `make up` generates it into .env); its session
+    # cookie is Secure when this is set or the request came over TLS
+    # (X-Forwarded-Proto https); where people open it (the sandbox page links there)
+    console_secret_key: str = field(default="", repr=False)
+    console_cookie_secure: bool = False
+    console_url: str = "http://127.0.0.1:8080/console/"
     # origins (scheme://host[:port]) a browser may call /api/ from (CORS);
     # empty: none, the console is same-origin
     cors_origins: tuple = ()
+    # --- e-mail to the team (the evolution service's POST /notify, a
+    # tenant's settings.notify_email): off while smtp_host is empty;
+    # smtp_security starttls (port 587), ssl (465) or none (a relay on the host)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = ""
+    smtp_security: str = "starttls"
+    smtp_timeout: float = 15.0
     # --- sandbox (development only): its apikey has no default
     sandbox_api_key: str = ""
     sandbox_delivery_threads: int = 4
@@ -235,6 +262,7 @@ class Config:
             evo_send_attempts=n(env, "EVO_SEND_ATTEMPTS", cls.evo_send_attempts, int, 1, 10),
             evo_retry_backoff=n(env, "EVO_RETRY_BACKOFF", cls.evo_retry_backoff, float, 0),
             evo_fate_wait=n(env, "EVO_FATE_WAIT_SECONDS", cls.evo_fate_wait, float, 0, 600),
+            media_max_bytes=n(env, "MEDIA_MAX_BYTES", cls.media_max_bytes, int, 1024, 512 * 1024 * 1024),
             prune_batch_size=n(env, "PRUNE_BATCH_SIZE", cls.prune_batch_size, int, 1, 10000),
             prune_max_batches=n(env, "PRUNE_MAX_BATCHES", cls.prune_max_batches, int, 1, 1000),
             flow_errors_retention_days=n(env, "FLOW_ERRORS_RETENTION_DAYS", cls.flow_errors_retention_days, int, 1,
@@ -250,7 +278,17 @@ class Config:
                                              cls.login_max_failures_per_address, int, 1, 100000),
             login_failure_window_minutes=n(env, "LOGIN_FAILURE_WINDOW_MINUTES", cls.login_failure_window_minutes,
                                            float, 0.1, 60 * 24),
+            console_secret_key=env.get("CONSOLE_SECRET_KEY") or "",
+            console_cookie_secure=_flag(env, "CONSOLE_COOKIE_SECURE", cls.console_cookie_secure),
+            console_url=_url(env, "CONSOLE_URL", cls.console_url),
             cors_origins=_origins(env, "CORS_ORIGINS"),
+            smtp_host=(env.get("SMTP_HOST") or "").strip(),
+            smtp_port=n(env, "SMTP_PORT", cls.smtp_port, int, 1, 65535),
+            smtp_user=(env.get("SMTP_USER") or "").strip(),
+            smtp_password=env.get("SMTP_PASSWORD") or "",
+            smtp_from=(env.get("SMTP_FROM") or "").strip(),
+            smtp_security=_smtp_security(env, "SMTP_SECURITY", cls.smtp_security),
+            smtp_timeout=n(env, "SMTP_TIMEOUT", cls.smtp_timeout, float, 0.1, 300),
             sandbox_api_key=env.get("SANDBOX_API_KEY") or "",
             sandbox_delivery_threads=n(env, "SANDBOX_DELIVERY_THREADS", cls.sandbox_delivery_threads, int, 1, 256),
             env=env,

@@ -95,12 +95,21 @@ def query_bool(name: str) -> bool | None:
     raise bad_request(f"{name} must be true or false", name)
 
 
+def ascii_whole(text: str, max_digits: int = 18) -> int | None:
+    """The whole number written in ASCII digits (at most max_digits), else None.
+    str.isdigit() alone is not enough: "²".isdigit() is true and int() refuses
+    it, and int() of 5000 digits is refused too."""
+    if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
+
+
 def query_limit(default: int = 100, maximum: int = 1000) -> int:
     value = request.args.get("limit")
     if value in (None, ""):
         return default
-    # ASCII digits only: "²".isdigit() is true, and int() refuses it (or 5000 digits)
-    if not (value.isascii() and value.isdigit() and len(value) <= 9) or not 1 <= int(value) <= maximum:
+    number = ascii_whole(value, 9)
+    if number is None or not 1 <= number <= maximum:
         raise bad_request(f"limit must be a whole number from 1 to {maximum}", "limit")
     return int(value)
 

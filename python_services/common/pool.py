@@ -7,7 +7,8 @@ This one keeps every connection it opens, up to `maxconn`; when all are in
 use getconn() waits up to `timeout` seconds and then raises DatabaseBusy
 (the services answer 503 `database_busy`). The getconn/putconn/closeall
 names are psycopg2's. Nothing here knows Flask: common/db.py opens one pool
-per app and hands out its connections per transaction."""
+per app and hands out its connections per transaction; `watchers` are told
+of every change (common/metrics.py's gauges of connections in use and open)."""
 from __future__ import annotations
 
 import threading
@@ -16,6 +17,10 @@ import time
 import psycopg2
 import psycopg2.extensions
 import psycopg2.pool
+
+
+# callables given the pool after each change in its connections (opened, handed out, given back, closed)
+watchers: list = []
 
 
 class DatabaseBusy(psycopg2.pool.PoolError):
@@ -48,13 +53,28 @@ class Pool:
         except BaseException:
             self.closeall()
             raise
+        self._changed()
 
     @property
     def size(self) -> int:
         """Connections open or being opened."""
         return len(self._idle) + len(self._in_use) + self._opening
 
+    @property
+    def in_use(self) -> int:
+        """Connections handed out and not given back yet."""
+        return len(self._in_use)
+
+    def _changed(self) -> None:
+        for watch in watchers:
+            watch(self)
+
     def getconn(self, timeout: float | None = None):
+        conn = self._getconn(timeout)
+        self._changed()
+        return conn
+
+    def _getconn(self, timeout: float | None):
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -79,6 +99,7 @@ class Pool:
             with self._cond:
                 self._opening -= 1
                 self._cond.notify()  # the place is free again: a waiter may open it
+            self._changed()
             raise
         with self._cond:
             self._opening -= 1
@@ -104,6 +125,7 @@ class Pool:
             else:
                 _close_quietly(conn)
             self._cond.notify()
+        self._changed()
 
     @staticmethod
     def _reset(conn) -> bool:
@@ -128,6 +150,7 @@ class Pool:
             self._cond.notify_all()
         for conn in stale:
             _close_quietly(conn)
+        self._changed()
 
     def closeall(self) -> None:
         """Closes every connection, idle and in use (as psycopg2's pools do)."""
@@ -138,6 +161,7 @@ class Pool:
             self._cond.notify_all()
         for conn in stale:
             _close_quietly(conn)
+        self._changed()
 
 
 def _close_quietly(conn) -> None:

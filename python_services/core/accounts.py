@@ -39,6 +39,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..common import db
 from ..common.errors import ApiError, bad_request
+from ..common.params import UNSTORABLE
 from . import login_failures, memberships, users, web_sessions
 
 MIN_PASSWORD_CHARS = 12
@@ -137,7 +138,9 @@ def check_login(cur, email: str, password: str, address: str, policy: LoginPolic
         ends.append(recent["address_until"])
     if ends:
         return LoginThrottled(max(1, int((max(ends) - recent["now"]).total_seconds()) + 1))
-    user = users.by_email(cur, email) if isinstance(email, str) and len(email) <= 254 else None
+    # an e-mail Postgres cannot hold (a NUL, a lone surrogate) matches nobody: refused like any other
+    storable = isinstance(email, str) and len(email) <= 254 and not UNSTORABLE.search(email)
+    user = users.by_email(cur, email) if storable else None
     ok = password_matches(user["password_hash"] if user else None, password if isinstance(password, str) else "")
     if not ok:
         login_failures.record(cur, key, address, policy.window_seconds)

@@ -169,6 +169,14 @@ class UsageModel(BaseModel):
     cost_usd: float | None
 
 
+class UsageTranscription(BaseModel):
+    provider: str | None
+    model: str | None
+    transcriptions: int
+    seconds: float
+    cost_usd: float | None
+
+
 class UsageDay(BaseModel):
     tenant_id: uuid.UUID
     day: date
@@ -178,6 +186,11 @@ class UsageDay(BaseModel):
     tokens_out: int
     cost_usd: float | None = Field(description="null when a model of the day has no price")
     models: list[UsageModel]
+    images: int = Field(0, description="photos shown to the models (their tokens are part of tokens_in)")
+    image_tokens: int = Field(0, description="estimated input tokens of those photos")
+    transcriptions: int = Field(0, description="voice notes transcribed (Evolution's own speechToText not counted)")
+    transcription_seconds: float = Field(0, description="their length, as billed")
+    transcription_models: list[UsageTranscription] = []
 
 
 class Usage(BaseModel):

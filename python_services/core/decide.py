@@ -4,6 +4,9 @@ settings and a few facts from the database -> the decision and why.
 Pure: no database, no clock. Every row of the events timeline was written
 from a Verdict of `decide`, so reading this function top to bottom explains
 any row. The webhook (webhooks.py) gathers the facts and applies the effects.
+Business hours are core/hours.py's rules, asked with the facts' `now`; the
+periods they count in (the closed period, the tenant's local hour and day)
+are `periods()`, which the webhook also uses to look the facts up.
 """
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from . import hours
 from .normalize import Event
+from .text_template import render_template
 
 # pauses that only a person lifts (API, `#bot on`); auto-resume leaves them
 HAND_PAUSES = ("manual", "owner_command", "customer_request", "handoff")
@@ -32,6 +37,15 @@ class Facts:
     claimed_sends: list = field(default_factory=list)
     # edit / deletion / reaction: the message it is about is in history
     target_known: bool = False
+    # limits: the bot's replies in this chat since the tenant's local hour
+    # began (sent or being sent), and the tenant's estimated LLM spend since
+    # its local midnight, in US dollars
+    replies_this_hour: int = 0
+    spent_today_usd: float = 0.0
+    # what was already said once in its period (see periods())
+    away_sent: bool = False
+    rate_limited_this_hour: bool = False
+    budget_told_today: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,8 @@ class Verdict:
     # who wrote it, as recorded (the rules may find that a fromMe is the bot)
     author: str | None = None
     store_message: bool = False
-    # ("human_takeover", until) / ("owner_command", None) / ("customer_request", None)
+    # ("human_takeover", until) / ("owner_command", None) / ("customer_request", None);
+    # a third element names who paused it when the reason alone does not say
     pause: tuple | None = None
     resume: bool = False
     # cancel the chat's replies in flight, with this reason
@@ -53,6 +68,26 @@ class Verdict:
     # the send an echo matched: a claimed one gets the id bound, an unknown or
     # failed one is confirmed as sent by it
     echo_outbound_id: int | None = None
+    # the reply's text is decided here (the away message): sent as it is, no LLM
+    fixed_text: str | None = None
+    # the reply is written by the offline provider only (over the daily budget)
+    over_budget: bool = False
+    # said once per period: (kind, period start), recorded with the decision
+    once: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The periods the rules count in, at one instant."""
+    shop: hours.Status
+    # the tenant's local hour and day
+    hour: datetime
+    day: datetime
+
+
+def periods(now: datetime, settings: dict) -> Periods:
+    return Periods(hours.status(now, settings), hours.hour_start(now, settings["timezone"]),
+                   hours.day_start(now, settings["timezone"]))
 
 
 def decide(event: Event, chat: dict | None, settings: dict, facts: Facts) -> Verdict:
@@ -139,6 +174,10 @@ def _from_the_business(event, chat, paused, due, settings, facts) -> Verdict:
 
 def _from_the_customer(event, paused, due, settings, facts) -> Verdict:
     customer = dict(author="customer", store_message=True, resume=due)
+    # the owner answering a notification on the team's number is not a customer
+    if settings["notify_owner_phone"] and _is_ignored_jid(event.chat_id, [settings["notify_owner_phone"]]):
+        return Verdict("ignore", "chat with the team's notification number (notify_owner_phone): the bot does "
+                       "not answer it", **customer)
     # 6a. a paused chat keeps the message, and the bot stays quiet
     if paused:
         return Verdict("paused", "chat is paused, no reply", **customer)
@@ -152,8 +191,57 @@ def _from_the_customer(event, paused, due, settings, facts) -> Verdict:
     if keyword:
         return Verdict("handoff", f"customer asked for a person ({keyword!r}); paused until resumed by hand",
                        pause=("customer_request", None), cancel_replies="customer_request", notify=True, **customer)
-    # 6c. answer (after the debounce wait, once for the whole burst)
+    now = facts.now
+    at = periods(now, settings)
+    shop = at.shop
+    # 6c. closed: quiet, or the away message once per closed period
+    if not shop.open and settings["outside_hours"] == "silent":
+        return Verdict("outside_hours", f"{shop.describe(now)}; no reply (outside_hours silent)", **customer)
+    if not shop.open and settings["outside_hours"] == "away_message":
+        return _away_message(shop, settings, facts, customer)
+    # 6d. limits: replies per chat per hour (a loop with another bot ends here), the daily LLM budget
+    limit = settings["max_replies_per_chat_per_hour"]
+    if facts.replies_this_hour >= limit:
+        until = f"{hours.when(at.hour + timedelta(hours=1), now, shop.zone)}, {hours.zone_label(shop.zone)}"
+        if facts.rate_limited_this_hour:
+            return Verdict("ignore", f"still over max_replies_per_chat_per_hour ({limit}); rate_limited was "
+                           f"recorded this hour: no reply until {until}", **customer)
+        sent = f"{facts.replies_this_hour} {'reply' if facts.replies_this_hour == 1 else 'replies'}"
+        return Verdict("rate_limited", f"the bot sent {sent} in this chat this hour "
+                       f"(max_replies_per_chat_per_hour {limit}): no reply until {until}", notify=True,
+                       once=("rate_limited", at.hour), **customer)
+    budget = settings["daily_llm_budget_usd"]
+    if budget is not None and facts.spent_today_usd >= budget:
+        return _over_budget(facts, settings, budget, at, customer)
+    # 6e. answer (after the debounce wait, once for the whole burst)
+    if not shop.open:
+        return Verdict("outside_hours", f"{shop.describe(now)}; the bot answers and says when it opens "
+                       "(outside_hours reply)", reply=True, **customer)
     return Verdict("reply", "customer message in an active chat", reply=True, **customer)
+
+
+def _away_message(shop, settings, facts, customer) -> Verdict:
+    closed = shop.describe(facts.now)
+    if facts.away_sent:
+        return Verdict("outside_hours", f"{closed}; the away message was already sent in this closed period: "
+                       "no reply", **customer)
+    text = render_template(settings["away_message"], {"opens": shop.opens_text(facts.now)}).strip()
+    if not text:
+        return Verdict("outside_hours", f"{closed}; away_message is empty: no reply", **customer)
+    return Verdict("outside_hours", f"{closed}; sending the away message (once per closed period)",
+                   reply=True, fixed_text=text, once=("away_message", shop.closed_since), **customer)
+
+
+def _over_budget(facts, settings, budget, at: Periods, customer) -> Verdict:
+    spent = f"today's LLM spend (US$ {facts.spent_today_usd:.2f}) reached daily_llm_budget_usd ({budget:g})"
+    # the owner hears of it once a day
+    tell = {} if facts.budget_told_today else dict(notify=True, once=("over_budget", at.day))
+    if settings["over_budget"] == "handoff":
+        return Verdict("over_budget", f"{spent}: the chat goes to a person (over_budget handoff), paused until "
+                       "resumed by hand", pause=("handoff", None, "the daily LLM budget (over_budget handoff)"),
+                       **tell, **customer)
+    return Verdict("over_budget", f"{spent}: the offline provider answers (over_budget offline)", reply=True,
+                   over_budget=True, **tell, **customer)
 
 
 # ---------------------------------------------------------------- small rules

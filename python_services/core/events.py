@@ -46,11 +46,13 @@ def insert_duplicate(cur, tenant_id, event, chat_id, reason) -> int:
     return cur.fetchone()["id"]
 
 
-def finish(cur, event_id, *, chat_id, author, decision, reason, message_id, reply_token_id, duration_ms) -> None:
+def finish(cur, event_id, *, chat_id, author, decision, reason, message_id, reply_token_id, duration_ms,
+           notify: bool = False) -> None:
+    """`notify`: the verdict asked for the team to be told (POST /notify checks it)."""
     cur.execute(
         "UPDATE events SET decision = %s, reason = %s, chat_id = %s, author = %s, message_id = %s,"
-        " reply_token_id = %s, duration_ms = %s WHERE id = %s",
-        (decision, reason, chat_id, author, message_id, reply_token_id, duration_ms, event_id),
+        " reply_token_id = %s, duration_ms = %s, notify = %s WHERE id = %s",
+        (decision, reason, chat_id, author, message_id, reply_token_id, duration_ms, notify, event_id),
     )
 
 
@@ -67,6 +69,46 @@ def timeline(cur, tenant_id, chat_id, limit: int) -> list[dict]:
     return cur.fetchall()
 
 
+def chat_page(cur, tenant_id, chat_id: str, limit: int, before_id: int | None = None) -> list[dict]:
+    """The console's chat page: the chat's newest `limit` events (before the
+    event `before_id`, for "show older"), newest first, each with the message
+    it carried (message_author, text, message_type, media, edited_at,
+    deleted_at). Walks events_timeline_idx backwards: a chat of thousands of
+    events costs one page."""
+    cur.execute(
+        "SELECT e.id, e.event_type, e.chat_id, e.from_me, e.author, e.decision, e.reason, e.actor, e.received_at,"
+        " e.message_id, e.reply_token_id, m.author AS message_author, m.message_type, m.text, m.media, m.edited_at,"
+        " m.deleted_at FROM events e LEFT JOIN messages m ON m.id = e.message_id"
+        " WHERE e.tenant_id = %(tenant)s AND e.chat_id = %(chat)s AND (%(before)s::bigint IS NULL"
+        "  OR (e.received_at, e.id) < (SELECT received_at, id FROM events WHERE id = %(before)s"
+        "   AND tenant_id = %(tenant)s AND chat_id = %(chat)s))"
+        " ORDER BY e.received_at DESC, e.id DESC LIMIT %(limit)s",
+        {"tenant": tenant_id, "chat": chat_id, "before": before_id, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def received_at(cur, tenant_id, chat_id: str, event_id: int):
+    """When one of the chat's events was received; None for another chat's or an unknown id."""
+    cur.execute("SELECT received_at FROM events WHERE id = %s AND tenant_id = %s AND chat_id = %s",
+                (event_id, tenant_id, chat_id))
+    row = cur.fetchone()
+    return row["received_at"] if row else None
+
+
+def for_notice(cur, event_id) -> dict | None:
+    """An event the team may be told of, with what a notification says: the
+    message's text and the customer's name, when the event carried them."""
+    cur.execute(
+        "SELECT e.id, e.tenant_id, e.chat_id, e.decision, e.notify, e.reason, e.received_at, m.text,"
+        " s.customer_name"
+        " FROM events e LEFT JOIN messages m ON m.id = e.message_id"
+        " LEFT JOIN sessions s ON s.tenant_id = e.tenant_id AND s.chat_id = e.chat_id WHERE e.id = %s",
+        (event_id,),
+    )
+    return cur.fetchone()
+
+
 def record_tenant_event(cur, tenant_id, event_type: str, reason: str, *, actor: str | None = None,
                         chat_id: str | None = None) -> int:
     """A row for something done to the tenant or one of its chats through the
@@ -79,6 +121,24 @@ def record_tenant_event(cur, tenant_id, event_type: str, reason: str, *, actor: 
         (tenant_id, event_type, chat_id, reason, actor),
     )
     return cur.fetchone()["id"]
+
+
+def record_message_decision(cur, tenant_id, *, event_type: str, chat_id, wa_message_id: str, decision: str,
+                            reason: str, message_id=None, reply_token_id=None) -> int | None:
+    """A decision HybridFlow took about a message after its webhook (a voice
+    note transcribed, or answered with the polite request to write it):
+    author `system`. Once per message and event type: a second call (the
+    flow's node and the reply both got there) records nothing and returns None."""
+    cur.execute(
+        "INSERT INTO events (tenant_id, event_type, chat_id, wa_message_id, author, decision, reason, dedupe_key,"
+        " message_id, reply_token_id) VALUES (%s, %s, %s, %s, 'system', %s, %s, %s, %s, %s)"
+        " ON CONFLICT (tenant_id, dedupe_key) WHERE decision <> 'duplicate' AND dedupe_key IS NOT NULL"
+        " DO NOTHING RETURNING id",
+        (tenant_id, event_type, chat_id, wa_message_id, decision, reason, f"{event_type}:{wa_message_id}",
+         message_id, reply_token_id),
+    )
+    row = cur.fetchone()
+    return row["id"] if row else None
 
 
 # who acted, for a webhook's row (they carry no actor): a person typing on the
@@ -97,6 +157,17 @@ def actor_of(row: dict) -> str | None:
     if row.get("decision") == "handoff":
         return CUSTOMER
     return None
+
+
+def decisions_per_day(cur, tenant_id, *, since, decisions) -> list[dict]:
+    """How many of each decision the tenant's webhooks got per UTC day since
+    `since` ({"day", "decision", "n"}): the console's usage page."""
+    cur.execute(
+        "SELECT (received_at AT TIME ZONE 'UTC')::date AS day, decision, count(*) AS n FROM events"
+        " WHERE tenant_id = %s AND received_at >= %s AND decision = ANY(%s) GROUP BY 1, 2 ORDER BY 1, 2",
+        (tenant_id, since, list(decisions)),
+    )
+    return cur.fetchall()
 
 
 def prune_older_than(cur, cutoffs: dict, limit: int) -> int:

@@ -174,6 +174,19 @@ class EvolutionClient:
                 hits.append((stamp, key["id"]))
         return [msg_id for _, msg_id in sorted(hits)]
 
+    def get_base64_from_media_message(self, instance: str, message_id: str) -> dict:
+        """POST /chat/getBase64FromMediaMessage/{instance}: a received message's
+        media, downloaded and decrypted by Evolution -> {"mediaType",
+        "fileName", "mimetype", "base64", ...}. It changes nothing, so every
+        retryable failure is tried again."""
+        body = {"message": {"key": {"id": message_id}}, "convertToMp4": False}
+        answer = self._call("POST", "/chat/getBase64FromMediaMessage/", instance, body, attempts=self.attempts)
+        if not (isinstance(answer, dict) and isinstance(answer.get("base64"), str) and answer["base64"]):
+            # the answer itself is not kept on the error: it may be megabytes of media
+            raise EvolutionError("bad_answer", "Evolution's getBase64FromMediaMessage answer has no base64",
+                                 200, None, answered=True)
+        return answer
+
     def send_presence(self, instance: str, number: str, delay_ms: int, presence: str = "composing") -> dict:
         """POST /chat/sendPresence/{instance}: Evolution holds the call open for delay ms."""
         body = {"number": number, "presence": presence, "delay": int(delay_ms)}
@@ -183,6 +196,23 @@ class EvolutionClient:
     def connection_state(self, instance: str) -> dict:
         """GET /instance/connectionState/{instance} -> {"instance": {"instanceName", "state"}}."""
         return self._call("GET", "/instance/connectionState/", instance, None, attempts=1)
+
+    def connect(self, instance: str) -> dict:
+        """GET /instance/connect/{instance}: pairing a phone. Not yet paired:
+        {"base64": "data:image/png;base64,...", "code", "pairingCode", "count"}
+        (the QR code to scan); already paired: {"instance": {"instanceName", "state"}}."""
+        return self._call("GET", "/instance/connect/", instance, None, attempts=1)
+
+    def find_webhook(self, instance: str) -> dict | None:
+        """GET /webhook/find/{instance} -> {"enabled", "url", "events", "headers", ...},
+        or None when the instance has no webhook (Evolution answers null or {})."""
+        try:
+            answer = self._call("GET", "/webhook/find/", instance, None, attempts=1)
+        except EvolutionError as err:
+            if err.kind == "bad_answer" and err.status == 200 and err.body in ("", None):
+                return None  # JSON null or an empty body: nothing set
+            raise
+        return answer if isinstance(answer, dict) and answer else None
 
     def set_webhook(self, instance: str, url: str, headers: dict | None = None,
                     events=WEBHOOK_EVENTS) -> dict:

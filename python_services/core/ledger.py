@@ -103,14 +103,17 @@ def resume_session(cur, session_id) -> dict | None:
 # ---------------------------------------------------------------- creating tokens
 
 
-def create_token(cur, session: dict, deadline_seconds: float) -> dict:
+def create_token(cur, session: dict, deadline_seconds: float, fixed_text: str | None = None,
+                 over_budget: bool = False) -> dict:
     """A new reply token for the (locked) session; it supersedes the chat's
     pending one and takes over that token's messages, so the whole burst is
-    answered once."""
+    answered once. `fixed_text`: the rules' own text (the away message), sent
+    as it is; `over_budget`: only the offline provider may write it."""
     new_id = uuid.uuid4()
     older = reply_tokens.supersede_pending(cur, session["id"])
     token = reply_tokens.insert(cur, new_id, tenant_id=session["tenant_id"], session_id=session["id"],
-                                chat_id=session["chat_id"], deadline_seconds=deadline_seconds)
+                                chat_id=session["chat_id"], deadline_seconds=deadline_seconds,
+                                fixed_text=fixed_text, over_budget=over_budget)
     if older:
         reply_tokens.mark_superseded_by(cur, older, new_id)
         messages.move_to_token(cur, new_id, older)
@@ -136,6 +139,9 @@ def check_token(cur, token_id) -> dict:
         "reason": reason,
         "tenant_id": str(token["tenant_id"]),
         "chat_id": token["chat_id"],
+        # the rules' own text (the away message: no LLM), and whether only the offline provider may answer
+        "fixed_text": token.get("fixed_text"),
+        "over_budget": bool(token.get("over_budget")),
         "texts": [m["text"] for m in burst if m["text"]],
         "messages": [
             {"wa_message_id": m["wa_message_id"], "type": m["message_type"], "text": m["text"],

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..common.errors import bad_request
+from .media import media_reference
 from .payload import (MAX_ID_CHARS, MAX_JID_CHARS, MAX_KEY_CHARS, dig, epoch_seconds, from_me_field,
                       id_field, object_field, text_field)
 
@@ -55,6 +56,8 @@ class Event:
     # reaction / edit / revoke: the message it is about
     target_id: str | None = None
     dedupe_key: str | None = None
+    # a photo, voice note, document...: its reference (core/media.py), never its bytes
+    media: dict | None = field(default=None, compare=False)
     # the body as messages.raw keeps it (stored_body): no envelope secrets, no inline media
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -227,7 +230,7 @@ def _message_event(base: dict, data: dict, received_at: datetime) -> Event:
 
     return Event(kind="message", wa_message_id=wa_id, author=_author(base, from_me, status),
                  message_type=message_type(data, message), text=message_text(message),
-                 dedupe_key=f"{base['event_type']}:{wa_id}", **common)
+                 dedupe_key=f"{base['event_type']}:{wa_id}", media=media_reference(_unwrap(message)), **common)
 
 
 def _author(base: dict, from_me: bool, status: str | None) -> str:

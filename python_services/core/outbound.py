@@ -18,6 +18,14 @@ def insert_claimed(cur, *, tenant_id, chat_id, reply_token_id, part: int, text: 
     return cur.fetchone()["id"]
 
 
+def end_unanswered(cur, outbound_id: int, error: str, maybe_sent: bool) -> None:
+    """A send of no reply (a notification) that Evolution did not confirm:
+    `unknown` when it may have gone out (its echo is still the bot's for the
+    echo window), else `failed`."""
+    cur.execute("UPDATE outbound SET state = %s, error = %s WHERE id = %s AND state = 'claimed'",
+                ("unknown" if maybe_sent else "failed", error[:2000], outbound_id))
+
+
 def part_for_update(cur, reply_token_id, part: int) -> dict | None:
     cur.execute("SELECT * FROM outbound WHERE reply_token_id = %s AND part = %s FOR UPDATE", (reply_token_id, part))
     return cur.fetchone()

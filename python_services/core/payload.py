@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timezone
 
 from ..common.errors import bad_request
+from ..common.params import ascii_whole
 
 # what a real body never exceeds; beyond it a body is refused (400) or the
 # value is not taken for a JID, rather than reaching an index or a jsonb column
@@ -84,6 +85,24 @@ def from_me_field(key: dict, path: str, default: bool | None = None) -> bool:
     if not isinstance(value, bool):
         raise bad_request(f"{path} must be true or false", path, "malformed")
     return value
+
+
+def whole_number(value) -> int | None:
+    """A count as Evolution writes it (an int, a numeric string, or a protobuf
+    Long {low, high}); None for anything else. Never raises: for optional
+    fields such as a file's length."""
+    if isinstance(value, dict) and isinstance(value.get("low"), int) and isinstance(value.get("high", 0), int):
+        return (value.get("high", 0) << 32) + (value["low"] & 0xFFFFFFFF)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        # ASCII digits only: "²".isdigit() is true and int("²") raises
+        return ascii_whole(value.strip())
+    return None
 
 
 def epoch_seconds(value, path: str, scale: int = 1) -> datetime | None:

@@ -50,6 +50,21 @@ def cancel_open(cur, session_id, reason: str, states) -> int:
     return cur.rowcount
 
 
+def ended_unsent(cur, session_id, *, after=None, before=None, limit: int = 500) -> list[dict]:
+    """The chat's replies that ended cancelled or failed within (after,
+    before], oldest first (the console's chat page: "reply cancelled:
+    someone wrote first")."""
+    cur.execute(
+        "SELECT id, state, reason, error, created_at, finished_at FROM reply_tokens WHERE session_id = %(session)s"
+        " AND state IN ('cancelled', 'failed')"
+        " AND (%(after)s::timestamptz IS NULL OR finished_at > %(after)s)"
+        " AND (%(before)s::timestamptz IS NULL OR finished_at <= %(before)s)"
+        " ORDER BY finished_at DESC, id LIMIT %(limit)s",
+        {"session": session_id, "after": after, "before": before, "limit": limit},
+    )
+    return list(reversed(cur.fetchall()))
+
+
 def supersede_pending(cur, session_id) -> list[uuid.UUID]:
     cur.execute(
         "UPDATE reply_tokens SET state = 'superseded', reason = 'newer_message', finished_at = now()"
@@ -59,13 +74,22 @@ def supersede_pending(cur, session_id) -> list[uuid.UUID]:
     return [r["id"] for r in cur.fetchall()]
 
 
-def insert(cur, token_id, *, tenant_id, session_id, chat_id, deadline_seconds: float) -> dict:
+def insert(cur, token_id, *, tenant_id, session_id, chat_id, deadline_seconds: float, fixed_text: str | None = None,
+           over_budget: bool = False) -> dict:
     cur.execute(
-        "INSERT INTO reply_tokens (id, tenant_id, session_id, chat_id, deadline_at)"
-        " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING *",
-        (token_id, tenant_id, session_id, chat_id, deadline_seconds),
+        "INSERT INTO reply_tokens (id, tenant_id, session_id, chat_id, deadline_at, fixed_text, over_budget)"
+        " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s), %s, %s) RETURNING *",
+        (token_id, tenant_id, session_id, chat_id, deadline_seconds, fixed_text, over_budget),
     )
     return cur.fetchone()
+
+
+def replies_since(cur, session_id, since) -> int:
+    """The bot's replies in the chat made since `since` that went out or are
+    going out (a limit counts them; superseded, cancelled and failed ones not)."""
+    cur.execute("SELECT count(*) AS n FROM reply_tokens WHERE session_id = %s AND created_at >= %s"
+                " AND state IN ('claimed', 'sent')", (session_id, since))
+    return cur.fetchone()["n"]
 
 
 def mark_superseded_by(cur, older_ids: list, newer_id) -> None:
@@ -100,6 +124,12 @@ def record_generation(cur, token_id, *, provider, model, outcome, tokens_in, tok
     return cur.fetchone()
 
 
+
+def record_images(cur, token_id, *, images: int, image_tokens: int) -> None:
+    """The photos a reply showed the model, and their share of tokens_in (usage)."""
+    cur.execute("UPDATE reply_tokens SET images = %s, image_tokens = %s WHERE id = %s",
+                (images, image_tokens, token_id))
+
 def overdue_for_update(cur, older_than_seconds: float) -> list[dict]:
     """Open tokens past their deadline (by older_than_seconds more), with their
     chat's pause state; rows another recovery holds are skipped."""
@@ -132,7 +162,9 @@ def usage_rows(cur, *, since, tenant_id=None) -> list[dict]:
                count(*) AS replies,
                count(*) FILTER (WHERE llm_outcome = 'failed') AS failed,
                coalesce(sum(tokens_in), 0) AS tokens_in,
-               coalesce(sum(tokens_out), 0) AS tokens_out
+               coalesce(sum(tokens_out), 0) AS tokens_out,
+               coalesce(sum(images), 0) AS images,
+               coalesce(sum(image_tokens), 0) AS image_tokens
           FROM reply_tokens
          WHERE llm_outcome IS NOT NULL
            AND created_at >= %(since)s
@@ -141,6 +173,31 @@ def usage_rows(cur, *, since, tenant_id=None) -> list[dict]:
          ORDER BY 1, 2, 3, 4
         """,
         {"since": since, "tenant": tenant_id},
+    )
+    return cur.fetchall()
+
+
+def replies_per_day(cur, tenant_id, *, since) -> list[dict]:
+    """The bot's replies that reached WhatsApp per UTC day since `since`:
+    {"day", "replies", "handoffs" (the reply handed the chat to a person),
+    "response_avg_s", "response_p90_s"}. A reply's response time runs from
+    the customer's message it answers (the last of a burst: its token's
+    creation) to the send confirmed, the debounce wait included: what the
+    customer waits."""
+    cur.execute(
+        """
+        SELECT (created_at AT TIME ZONE 'UTC')::date AS day,
+               count(*) AS replies,
+               count(*) FILTER (WHERE handoff) AS handoffs,
+               avg(extract(epoch FROM finished_at - created_at)) AS response_avg_s,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - created_at))
+                   AS response_p90_s
+          FROM reply_tokens
+         WHERE tenant_id = %s AND state = 'sent' AND created_at >= %s
+         GROUP BY 1
+         ORDER BY 1
+        """,
+        (tenant_id, since),
     )
     return cur.fetchall()
 

@@ -7,8 +7,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..common.errors import bad_request
 from ..common.params import check_text
+from . import hours_settings, notify
 
 PROVIDERS = ("anthropic", "openai", "openai_compatible", "offline")
+# while closed: the bot answers knowing it is closed, sends the away message once per closed period, or says nothing
+OUTSIDE_HOURS = ("reply", "away_message", "silent")
+# beyond the daily LLM budget: the offline provider answers, or the chat goes to a person
+OVER_BUDGET = ("offline", "handoff")
 # Postgres' text search configurations a knowledge base may use (core/knowledge.py)
 KNOWLEDGE_LANGUAGES = ("portuguese", "spanish", "english", "danish", "dutch", "finnish", "french", "german",
                        "hungarian", "italian", "norwegian", "romanian", "russian", "swedish", "turkish", "simple")
@@ -47,6 +52,41 @@ DEFAULT_SETTINGS: dict = {
     # prune flow); a rotated webhook secret stays accepted this long
     "retention_days": 90,
     "webhook_secret_grace_minutes": 60,
+    # business hours (core/hours.py; their rules: core/hours_settings.py), in
+    # `timezone`: weekly ranges (None: always open), holidays, a vacation;
+    # what the bot does while closed
+    "business_hours": None,
+    "holidays": [],
+    "closed_until": None,
+    "outside_hours": "reply",
+    "away_message": "Thanks for your message! We're closed right now and open {opens}; we'll answer you then.",
+    # limits: replies per chat in the tenant's local hour; the LLM's spend per
+    # local day (None: no budget) and what happens beyond it
+    "max_replies_per_chat_per_hour": 30,
+    "daily_llm_budget_usd": None,
+    "over_budget": "offline",
+    # telling the team (core/notify.py): which events, to whom, in what words
+    "notify_owner_phone": "",
+    "notify_email": "",
+    "notify_events": ["takeover", "handoff", "rate_limited", "over_budget"],
+    "notify_text": dict(notify.DEFAULT_TEXTS),
+    # voice notes and images (docs/media.md): a voice note becomes text (the
+    # tenant's OpenAI or OpenAI-compatible provider, or transcription_provider
+    # for a tenant on another); over max_voice_note_seconds or with no way to
+    # transcribe it, the polite answer (voice_note_reply) or a handoff. Photos
+    # reach the providers listed in vision_providers as images; the others
+    # (and the offline provider, which says media_unseen_reply) are told a
+    # photo came that they cannot see
+    "transcribe_voice_notes": True,
+    "transcribe_owner_voice_notes": False,
+    "max_voice_note_seconds": 180,
+    "transcription_provider": "",
+    "transcription_model": "whisper-1",
+    "transcription_base_url": "",
+    "voice_note_fallback": "ask_to_write",
+    "voice_note_reply": "Sorry, I can't listen to voice notes here. Could you write your message, please?",
+    "vision_providers": ["anthropic", "openai"],
+    "media_unseen_reply": "Sorry, I can't see photos or files here. Could you tell me in words what you need?",
 }
 
 # keys whose values are secrets: never returned whole by the admin API
@@ -119,6 +159,43 @@ def _knowledge_language(key, value):
 _knowledge_language.schema = {"type": "string", "enum": list(KNOWLEDGE_LANGUAGES)}
 
 
+def _one_of(choices):
+    def check(key, value):
+        if value not in choices:
+            raise bad_request(f"settings.{key} must be one of {', '.join(choices)}", f"settings.{key}")
+        return value
+    check.schema = {"type": "string", "enum": list(choices)}
+    return check
+
+
+def _budget(key, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.01 <= value <= 1_000_000:
+        raise bad_request(f"settings.{key} must be an amount in US dollars from 0.01 (or null for no budget)",
+                          f"settings.{key}")
+    return value
+
+
+_budget.schema = {"type": ["number", "null"], "minimum": 0.01, "description": "US dollars of LLM spend per local "
+                  "day (estimated from the price table); null: no budget"}
+
+
+# who transcribes voice notes: "" = the tenant's own provider when it is one of the others
+TRANSCRIPTION_PROVIDERS = ("openai", "openai_compatible")
+# a voice note that cannot be transcribed: ask the customer to write it, or hand the chat to a person
+VOICE_NOTE_FALLBACKS = ("ask_to_write", "handoff")
+
+
+def _transcription_provider(key, value):
+    if value not in ("", *TRANSCRIPTION_PROVIDERS):
+        raise bad_request(f"settings.{key} must be openai, openai_compatible or \"\" (the tenant's own provider "
+                          "when it is one of those)", f"settings.{key}")
+    return value
+
+
+_transcription_provider.schema = {"type": "string", "enum": ["", *TRANSCRIPTION_PROVIDERS]}
+
 RULES = {
     "debounce_seconds": _number(0, 300),
     "resume_after_minutes": _number(0.01, 60 * 24 * 30),
@@ -145,6 +222,28 @@ RULES = {
     "typing_max_ms": _number(0, 60000),
     "retention_days": _number(1, 3650, integer=True),
     "webhook_secret_grace_minutes": _number(0, 60 * 24 * 7),
+    "business_hours": hours_settings.check_business_hours,
+    "holidays": hours_settings.check_holidays,
+    "closed_until": hours_settings.check_closed_until,
+    "outside_hours": _one_of(OUTSIDE_HOURS),
+    "away_message": _text(1000),
+    "max_replies_per_chat_per_hour": _number(1, 10000, integer=True),
+    "daily_llm_budget_usd": _budget,
+    "over_budget": _one_of(OVER_BUDGET),
+    "notify_owner_phone": notify.check_owner_phone,
+    "notify_email": notify.check_email,
+    "notify_events": notify.check_events,
+    "notify_text": notify.check_texts,
+    "transcribe_voice_notes": _bool,
+    "transcribe_owner_voice_notes": _bool,
+    "max_voice_note_seconds": _number(1, 3600, integer=True),
+    "transcription_provider": _transcription_provider,
+    "transcription_model": _text(200),
+    "transcription_base_url": _text(500),
+    "voice_note_fallback": _one_of(VOICE_NOTE_FALLBACKS),
+    "voice_note_reply": _text(4000),
+    "vision_providers": _providers,
+    "media_unseen_reply": _text(4000),
 }
 assert set(RULES) == set(DEFAULT_SETTINGS)
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, g, jsonify
 
+from ..common import metrics
 from ..common.auth import protect
 from ..common.errors import bad_request
 from ..common.logs import log_context
@@ -30,5 +31,8 @@ def send():
         raise bad_request("handoff must be true or false", "handoff")
     log_context(reply_token=str(token_id))
     result = sending.send_reply(token_id, text, handoff)
+    metrics.SENDS.labels(result["outcome"]).inc()
+    # each message sent to Evolution again (sending.retry_wait), by how the reply ended
+    metrics.SEND_RETRIES.labels(result["outcome"]).inc(g.get("send_retries", 0))
     log_context(outcome=result["outcome"])
     return jsonify(result)

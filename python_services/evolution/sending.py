@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from ..common import db
 from ..common.logs import log_context, log_event
@@ -57,7 +57,16 @@ def typing_delay_ms(text: str, settings: dict) -> int:
 
 def client_for(tenant: dict, cfg) -> EvolutionClient:
     return EvolutionClient(tenant["evo_server_url"], tenant["evo_api_key"], timeout=cfg.evo_timeout,
-                           attempts=cfg.evo_send_attempts, backoff=cfg.evo_retry_backoff)
+                           attempts=cfg.evo_send_attempts, backoff=cfg.evo_retry_backoff, sleep=retry_wait)
+
+
+def retry_wait(seconds: float) -> None:
+    """The pause before a message goes to Evolution again (the client's own
+    retry, or _send_part's once Evolution has no such message): counted per
+    request for hybridflow_send_retries_total (routes.py, docs/metrics.md)."""
+    if has_request_context():
+        g.send_retries = g.get("send_retries", 0) + 1
+    time.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -187,7 +196,7 @@ def _send_part(client, cfg, settings, to: Target, token_id, part_no: int, text: 
                 log_event(log, "send not found on Evolution, sending again", logging.WARNING,
                           reply_token=str(token_id), part=part_no, kind=err.kind, status=err.status,
                           attempt=attempt, retry_in_s=wait)
-                time.sleep(wait)
+                retry_wait(wait)
                 refused = _still_claimed(token_id)
                 if refused is not None:
                     _not_found(token_id, part_no, err.message)

@@ -1,6 +1,7 @@
 """The llm service: prompts, history windows, providers, token accounting."""
 from __future__ import annotations
 
+from ..common import metrics
 from ..common.web import create_base_app
 from ..core import secrets_at_rest
 
@@ -18,4 +19,6 @@ def create_app(test_config: dict | None = None):
     secrets_at_rest.install(app)
     app.register_blueprint(routes.reply_bp)
     app.register_blueprint(routes.usage_bp)
+    # requests by route, replies, tokens and cost at GET /metrics (service token; docs/metrics.md)
+    metrics.install(app)
     return app

@@ -3,76 +3,27 @@ by the few rules HybridFlow adds to every prompt (WhatsApp formatting, who
 wrote which turn, the handoff marker)."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# The model writes this to ask for a person; postprocess.split_handoff() removes it.
-HANDOFF_MARKER = "[[HANDOFF]]"
-# Put before the turns a person from the business wrote (history.py), so the
-# model knows a human said them and not the assistant itself.
-HUMAN_PREFIX = "[human team member]"
-
-DEFAULT_SYSTEM_PROMPT = "You are the friendly WhatsApp assistant of {business_name}. Answer briefly and helpfully."
-
-# {name} or {{ name }}; anything else in braces (JSON examples, stray braces) stays as written
-_VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}|\{(\w+)\}")
+from ..core import hours
+# the pure part (the tenant's text, its variables, HybridFlow's rules) is core's: the console previews it too
+from ..core.prompt import (DEFAULT_SYSTEM_PROMPT, HANDOFF_MARKER, HUMAN_PREFIX,  # noqa: F401
+                           build_system_prompt, prompt_variables, reply_rules, tenant_zone)
+from ..core.text_template import render_template  # noqa: F401
 
 
-def render_template(template: str, values: dict) -> str:
-    """Fills {name} and {{name}} for the known names (business_name,
-    customer_name, now, date, time, weekday, timezone); never raises on
-    other braces, which stay as written."""
-
-    def fill(match: re.Match) -> str:
-        name = match.group(1) or match.group(2)
-        if name in values:
-            return str(values[name])
-        return match.group(0)
-
-    return _VARIABLE.sub(fill, template or "")
-
-
-def tenant_zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def prompt_variables(*, business_name: str, customer_name: str, timezone_name: str,
-                     now: datetime | None = None) -> dict:
-    zone = tenant_zone(timezone_name)
-    local = (now or datetime.now(timezone.utc)).astimezone(zone)
-    return {
-        "business_name": business_name or "",
-        "customer_name": customer_name or "",
-        "now": f"{local:%A, %Y-%m-%d %H:%M} ({zone.key})",
-        "date": f"{local:%Y-%m-%d}",
-        "time": f"{local:%H:%M}",
-        "weekday": f"{local:%A}",
-        "timezone": zone.key,
-    }
-
-
-def reply_rules(max_reply_chars: int) -> str:
-    return (
-        "Rules for every reply (added by HybridFlow):\n"
-        "- You are writing in a WhatsApp chat: plain text, short paragraphs, *single asterisks* for bold, "
-        "no headings, no tables, no Markdown links.\n"
-        f"- Keep each reply under {max_reply_chars} characters.\n"
-        f"- Earlier assistant turns that begin with {HUMAN_PREFIX} were written by a person from the business, "
-        "not by you; stay consistent with what they said and never begin your reply with that label.\n"
-        f"- If the customer asks for a person, or you cannot help with the request, write {HANDOFF_MARKER} "
-        "(optionally after one short sentence for the customer). The marker is removed before sending and "
-        "a person from the team takes over the chat."
-    )
-
-
-def build_system_prompt(template: str, variables: dict, max_reply_chars: int) -> str:
-    body = render_template(template.strip() if template and template.strip() else DEFAULT_SYSTEM_PROMPT,
-                           variables).strip()
-    return f"{body}\n\n{reply_rules(max_reply_chars)}"
+def with_hours(system: str, settings: dict, now: datetime | None = None) -> str:
+    """The system prompt, and outside business hours in `reply` mode the fact
+    that the shop is closed and when it opens (core/hours.py)."""
+    if settings.get("outside_hours") != "reply":
+        return system
+    now = now or datetime.now(timezone.utc)
+    shop = hours.status(now, settings)
+    if shop.open:
+        return system
+    opens = f"it opens {shop.opens_text(now)}" if shop.opens_at else "no opening time is set"
+    return (f"{system}\n\nThe shop is closed now; {opens}. Answer as usual, and where it matters (an order, a "
+            "visit, a person to talk to) tell the customer that the shop is closed and when it opens.")
 
 
 # ---------------------------------------------------------------- the knowledge base

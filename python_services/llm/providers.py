@@ -20,7 +20,7 @@ import anthropic
 import openai
 
 from ..core.settings import PROVIDERS
-from . import offline
+from . import images, offline
 from .prompt import HANDOFF_MARKER
 
 
@@ -149,6 +149,11 @@ def _client(kind: str, target: Target, options: LlmOptions):
         return client
 
 
+def openai_client(target: Target, options: LlmOptions):
+    """The openai SDK's client for a target (transcription uses it too)."""
+    return _client("openai", target, options)
+
+
 def _error_fields(body) -> tuple[str, str]:
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -189,7 +194,7 @@ def _system_text(system) -> str:
 
 
 def call_anthropic(target: Target, system, conversation: list[dict], max_tokens: int,
-                   options: LlmOptions) -> Completion:
+                   options: LlmOptions, pictures=()) -> Completion:
     parts = [system] if isinstance(system, str) else [p for p in system if p]
     # the tenant's rendered prompt is the long, repeated part: cache it; what the
     # knowledge base found for this message follows it, uncached
@@ -199,7 +204,7 @@ def call_anthropic(target: Target, system, conversation: list[dict], max_tokens:
         model=target.model,
         max_tokens=max_tokens,
         system=blocks,
-        messages=conversation,
+        messages=images.with_images(conversation, list(pictures), "anthropic"),
     )
     text = "".join(block.text for block in response.content or [] if getattr(block, "type", "") == "text")
     usage = response.usage
@@ -208,11 +213,12 @@ def call_anthropic(target: Target, system, conversation: list[dict], max_tokens:
 
 
 def call_openai(target: Target, system, conversation: list[dict], max_tokens: int,
-                options: LlmOptions) -> Completion:
+                options: LlmOptions, pictures=()) -> Completion:
     limit = {"max_completion_tokens": max_tokens} if target.provider == "openai" else {"max_tokens": max_tokens}
     response = _client("openai", target, options).chat.completions.create(
         model=target.model,
-        messages=[{"role": "system", "content": _system_text(system)}, *conversation],
+        messages=[{"role": "system", "content": _system_text(system)},
+                  *images.with_images(conversation, list(pictures), "openai")],
         **limit,
     )
     choice = response.choices[0] if response.choices else None
@@ -234,15 +240,16 @@ def call_offline(target: Target, knowledge: list, max_chars: int) -> Completion:
 
 
 def complete(target: Target, *, system, conversation: list[dict], customer_text: str,
-             settings: dict, options: LlmOptions, knowledge: list = ()) -> Completion:
+             settings: dict, options: LlmOptions, knowledge: list = (), pictures=()) -> Completion:
     """One provider's answer; every failure comes back as a ProviderError.
     `system` is the system prompt, or its parts (the tenant's prompt, then
     the knowledge base's section); `knowledge` the entries found for the
-    customer's message (the offline provider answers from the best)."""
+    customer's message (the offline provider answers from the best);
+    `pictures` the burst's photos (llm/images.py), added to the last turn."""
     if target.provider == "offline":
         return call_offline(target, list(knowledge), int(settings.get("max_reply_chars") or 1000))
     call = call_anthropic if target.provider == "anthropic" else call_openai
     try:
-        return call(target, system, conversation, int(settings.get("llm_max_tokens") or 1024), options)
+        return call(target, system, conversation, int(settings.get("llm_max_tokens") or 1024), options, pictures)
     except Exception as exc:  # noqa: BLE001 - every provider problem becomes a recorded outcome
         raise ProviderError(target.provider, target.model, describe_error(exc, options)) from exc

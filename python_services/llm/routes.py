@@ -7,17 +7,17 @@ import uuid
 
 from flask import Blueprint, current_app, jsonify
 
-from ..common import db
+from ..common import db, metrics
 from ..common.auth import protect
 from ..common.errors import bad_request
 from ..common.logs import log_context
 from ..common.openapi import documented
 from ..common.validation import parse_query
 from ..common.web import json_body
-from ..core import reply_tokens
+from ..core import media_fetch, messages, reply_tokens
 from ..core.api_auth import require, require_api_access, tenant_filter
 from ..core.api_models import USAGE, UsageQuery
-from . import reply, usage
+from . import reply, transcribe, usage
 
 reply_bp = Blueprint("reply", __name__)
 protect(reply_bp)
@@ -41,6 +41,21 @@ def post_reply():
     token_id = _uuid(body["reply_token"], "reply_token")
     log_context(reply_token=token_id)
     answer = reply.reply_to_token(token_id, current_app.extensions["llm_options"])
+    metrics.REPLIES.labels(answer["outcome"]).inc()
+    log_context(outcome=answer["outcome"])
+    return jsonify(answer)
+
+
+@reply_bp.post("/transcribe")
+def post_transcribe():
+    """The flow's "Voice note? Transcribe it" (before the debounce wait), or
+    the owner's voice note: {"tenant_id", "wa_message_id", "base64"?} ->
+    {"outcome": "transcribed" | "already" | "fallback" | "not_voice_note" |
+    "skipped" | "working", ...}. Never a reason for the flow to stop: every
+    outcome is recorded, and the reply answers whatever it became."""
+    request = media_fetch.parse_request(json_body())
+    log_context(tenant_id=request.tenant_id, wa_message_id=request.wa_message_id)
+    answer = transcribe.transcribe_message(request, current_app.extensions["llm_options"])
     log_context(outcome=answer["outcome"])
     return jsonify(answer)
 
@@ -56,10 +71,11 @@ def get_usage():
     since = usage.usage_since(days)
     with db.transaction() as cur:
         rows = reply_tokens.usage_rows(cur, since=since, tenant_id=tenant_id)
+        transcriptions = messages.transcription_usage_rows(cur, since=since, tenant_id=tenant_id)
     return jsonify({
         "tenant_id": tenant_id,
         "days": days,
         "since": since.date().isoformat(),
         "currency": "USD",
-        "usage": usage.summarize(rows, current_app.extensions["llm_prices"]),
+        "usage": usage.summarize(rows, current_app.extensions["llm_prices"], transcriptions),
     })

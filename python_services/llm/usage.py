@@ -1,86 +1,46 @@
 """Cost accounting: the tokens recorded on reply tokens, summed per tenant
-and UTC day, with an estimated cost from a per-model price table.
-
-Prices are USD per million tokens. The built-in table below covers a few
-known models; LLM_PRICES (JSON {"model": {"input": n, "output": n}}) adds to
-it or replaces entries. A model also takes the price of the longest entry it
-begins with followed by "-" (claude-haiku-4-5-20251001 -> claude-haiku-4-5).
-A model without a price has cost null."""
+and UTC day, with an estimated cost from the per-model price table
+(core/prices.py: USD per million tokens, LLM_PRICES on top of the built-in
+table; a model without a price has cost null)."""
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta, timezone
 
-DEFAULT_PRICES: dict[str, dict[str, float]] = {
-    "claude-haiku-4-5": {"input": 1.0, "output": 5.0},
-    "claude-sonnet-4-5": {"input": 3.0, "output": 15.0},
-    "claude-sonnet-4-6": {"input": 3.0, "output": 15.0},
-    "claude-opus-4-5": {"input": 5.0, "output": 25.0},
-    "claude-opus-4-6": {"input": 5.0, "output": 25.0},
-    "gpt-4.1": {"input": 2.0, "output": 8.0},
-    "gpt-4.1-mini": {"input": 0.4, "output": 1.6},
-    "gpt-4.1-nano": {"input": 0.1, "output": 0.4},
-    "gpt-4o": {"input": 2.5, "output": 10.0},
-    "gpt-4o-mini": {"input": 0.15, "output": 0.6},
-    "gpt-5": {"input": 1.25, "output": 10.0},
-    "gpt-5-mini": {"input": 0.25, "output": 2.0},
-    # the offline provider costs nothing
-    "knowledge-base": {"input": 0.0, "output": 0.0},
-}
+from ..common import metrics
+# the price table is core's: the daily budget rule counts with it too
+from ..core.prices import (DEFAULT_PRICES, TRANSCRIPTION_PRICES, estimate_cost, load_prices,  # noqa: F401
+                           price_of, transcription_cost)
+from ..core.settings import PROVIDERS
 
 
-def load_prices(raw: str) -> dict[str, dict[str, float]]:
-    """The built-in table with LLM_PRICES (raw JSON) on top; a malformed one stops the start."""
-    raw = (raw or "").strip()
-    if not raw:
-        return dict(DEFAULT_PRICES)
-    try:
-        given = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"LLM_PRICES must be JSON {{\"model\": {{\"input\": n, \"output\": n}}}}: {exc}") from None
-    if not isinstance(given, dict):
-        raise ValueError("LLM_PRICES must be a JSON object keyed by model")
-    prices = dict(DEFAULT_PRICES)
-    for model, price in given.items():
-        if not (isinstance(price, dict) and all(
-            isinstance(price.get(k), (int, float)) and not isinstance(price.get(k), bool) and price[k] >= 0
-            for k in ("input", "output")
-        )):
-            raise ValueError(f"LLM_PRICES[{model!r}] must be {{\"input\": usd_per_million, \"output\": usd_per_million}}")
-        prices[model] = {"input": float(price["input"]), "output": float(price["output"])}
-    return prices
+def _add(total, cost):
+    """A day's cost: null once any part of it has no price (a partial sum would mislead)."""
+    return None if cost is None or total is None else round(total + cost, 6)
 
 
-def price_of(model: str | None, prices: dict) -> dict | None:
-    if not model:
-        return None
-    if model in prices:
-        return prices[model]
-    stems = [name for name in prices if model.startswith(name + "-")]
-    return prices[max(stems, key=len)] if stems else None
+def _day(days: dict, row: dict) -> dict:
+    key = (str(row["tenant_id"]), row["day"])
+    return days.setdefault(key, {
+        "tenant_id": key[0], "day": row["day"].isoformat(),
+        "replies": 0, "failed": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "models": [],
+        # photos shown to the model (their tokens are part of tokens_in) and voice notes transcribed
+        "images": 0, "image_tokens": 0, "transcriptions": 0, "transcription_seconds": 0.0,
+        "transcription_models": [],
+    })
 
 
-def estimate_cost(model: str | None, tokens_in: int, tokens_out: int, prices: dict) -> float | None:
-    price = price_of(model, prices)
-    if price is None:
-        return None
-    return round((tokens_in * price["input"] + tokens_out * price["output"]) / 1_000_000, 6)
-
-
-def summarize(rows: list[dict], prices: dict) -> list[dict]:
+def summarize(rows: list[dict], prices: dict, transcriptions: list[dict] = ()) -> list[dict]:
     """One entry per tenant and day (replies: tokens that reached the llm
     service, failed ones included and also counted in failed), with the
-    models it used. A day's cost is
+    models it used, the photos it showed them, and the voice notes it
+    transcribed (messages.transcription_usage_rows). A day's cost is
     null when one of its models has no price (a partial sum would mislead)."""
     days: dict[tuple, dict] = {}
     for row in rows:
-        key = (str(row["tenant_id"]), row["day"])
-        day = days.setdefault(key, {
-            "tenant_id": key[0], "day": row["day"].isoformat(),
-            "replies": 0, "failed": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "models": [],
-        })
+        day = _day(days, row)
         tokens_in, tokens_out = int(row["tokens_in"]), int(row["tokens_out"])
-        cost = estimate_cost(row["model"], tokens_in, tokens_out, prices)
+        # a reply no model wrote (the voice-note answer, the away message) costs nothing
+        cost = 0.0 if tokens_in == tokens_out == 0 else estimate_cost(row["model"], tokens_in, tokens_out, prices)
         day["models"].append({
             "provider": row["provider"], "model": row["model"], "replies": int(row["replies"]),
             "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost,
@@ -89,8 +49,20 @@ def summarize(rows: list[dict], prices: dict) -> list[dict]:
         day["failed"] += int(row["failed"])
         day["tokens_in"] += tokens_in
         day["tokens_out"] += tokens_out
-        day["cost_usd"] = None if cost is None or day["cost_usd"] is None else round(day["cost_usd"] + cost, 6)
-    return list(days.values())
+        day["images"] += int(row.get("images") or 0)
+        day["image_tokens"] += int(row.get("image_tokens") or 0)
+        day["cost_usd"] = _add(day["cost_usd"], cost)
+    for row in transcriptions:
+        day = _day(days, row)
+        seconds = round(float(row["seconds"]), 1)
+        cost = transcription_cost(row["model"], seconds)
+        day["transcription_models"].append({"provider": row["provider"], "model": row["model"],
+                                            "transcriptions": int(row["transcriptions"]), "seconds": seconds,
+                                            "cost_usd": cost})
+        day["transcriptions"] += int(row["transcriptions"])
+        day["transcription_seconds"] = round(day["transcription_seconds"] + seconds, 1)
+        day["cost_usd"] = _add(day["cost_usd"], cost)
+    return sorted(days.values(), key=lambda d: (d["tenant_id"], d["day"]))
 
 
 def usage_since(days: int, today: date | None = None) -> datetime:
@@ -98,3 +70,39 @@ def usage_since(days: int, today: date | None = None) -> datetime:
     today = today or datetime.now(timezone.utc).date()
     first = today - timedelta(days=days - 1)
     return datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------- metrics (docs/metrics.md)
+
+
+def model_label(model: str | None, prices: dict) -> str:
+    """A model as a metrics label: the price-table entry it is priced by
+    (claude-haiku-4-5-20251001 -> claude-haiku-4-5), else "other". A tenant
+    may name any model, and a label must come from a bounded set; LLM_PRICES
+    adds a model (at any price, 0 included) to the set."""
+    price = price_of(model, prices)
+    return next((name for name, entry in prices.items() if entry is price), "other")
+
+
+def provider_label(provider: str | None) -> str:
+    return provider if provider in PROVIDERS else "other"
+
+
+def count_reply_usage(provider: str | None, model: str | None, tokens_in: int, tokens_out: int,
+                      prices: dict) -> None:
+    """A reply's tokens and estimated cost, added to the metrics (a reply no model wrote adds nothing)."""
+    if not (tokens_in or tokens_out):
+        return
+    labels = (provider_label(provider), model_label(model, prices))
+    metrics.LLM_TOKENS.labels(*labels, "input").inc(tokens_in)
+    metrics.LLM_TOKENS.labels(*labels, "output").inc(tokens_out)
+    cost = estimate_cost(model, tokens_in, tokens_out, prices)
+    if cost:
+        metrics.LLM_COST.labels(*labels).inc(cost)
+
+
+def count_transcription_cost(provider: str | None, model: str | None, seconds: float | None) -> None:
+    """A voice note's transcription cost (priced per minute, no tokens), added to the metrics."""
+    cost = transcription_cost(model, seconds) if seconds else None
+    if cost:
+        metrics.LLM_COST.labels(provider_label(provider), model_label(model, TRANSCRIPTION_PRICES)).inc(cost)

@@ -71,7 +71,9 @@ def config():
         instances = {n: {"business_name": i.business_name, "owner_number": i.owner_number,
                          "webhook": bool(i.webhook and i.webhook["enabled"])} for n, i in sb.instances.items()}
     return jsonify({"default_instance": default_instance(sb), "default_number": sb.default_number,
-                    "instances": instances, "session_source": "collision" if _collision_configured() else "inferred"})
+                    "instances": instances, "session_source": "collision" if _collision_configured() else "inferred",
+                    # the page links to the console (CONSOLE_URL), opened on the instance's tenant
+                    "console_url": current_app.config["HF"].console_url})
 
 
 # ---- people typing ----------------------------------------------------------
@@ -97,8 +99,14 @@ def _incoming(author: str):
         data = payloads.owner_message(number=number, text=text, msg_id=msg_id, push_name=inst.business_name,
                                       timestamp=now, instance_id=inst.instance_id)
     message = sb.add_message(inst.name, number, author, text, msg_id, "messages.upsert")
+    return delivered(sb, inst, number, data, message, wait)
+
+
+def delivered(sb: Sandbox, inst: Instance, number: str, data: dict, message: dict, wait: bool, shown=None):
+    """A phone's message as its messages.upsert webhook, delivered now (wait)
+    or queued; the answer says which (`shown`: the data as the answer shows it)."""
     target = sb.webhook_bodies(inst, "messages.upsert", data)
-    answer = {"instance": inst.name, "number": number, "message": message, "data": data,
+    answer = {"instance": inst.name, "number": number, "message": message, "data": shown or data,
               "webhook": "none" if target is None else ("delivered" if wait else "queued")}
     if wait:
         answer["deliveries"] = [{k: r[k] for k in ("status", "ok", "attempts", "error")}

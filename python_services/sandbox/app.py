@@ -9,11 +9,11 @@ import time
 from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..common import __version__
+from ..common import __version__, metrics
 from ..common.config import Config, ConfigError
 from ..common.errors import http_error, register_error_handlers, unexpected_error
 from ..common.logs import configure_service_logging, log_event
-from . import api, evolution_api, payloads
+from . import api, evolution_api, media, payloads
 from .delivery import Deliverer
 from .state import Sandbox
 
@@ -66,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.register_blueprint(evolution_api.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(media.bp)
 
     @app.get("/health")
     def health():
@@ -80,11 +81,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _install_errors(app)
     _install_call_log(app)
+    # requests by route at GET /metrics (service token; docs/metrics.md)
+    metrics.install(app)
     return app
 
 
 def _is_ours(path: str) -> bool:
-    return path.startswith("/sandbox") or path in ("/", "/health")
+    return path.startswith("/sandbox") or path in ("/", "/health", "/metrics")
 
 
 def _install_errors(app: Flask) -> None:

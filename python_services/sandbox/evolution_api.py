@@ -8,7 +8,7 @@ import time
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import payloads
+from . import fake_qr, payloads
 from .state import Instance, Sandbox, masked_webhook, url_allowed
 
 bp = Blueprint("evolution_api", __name__)
@@ -281,3 +281,16 @@ def connection_state(instance):
     inst = _instance(instance, "connectionState")
     sandbox().record_call("connectionState", inst.name, None, 200, received_at())
     return jsonify({"instance": {"instanceName": inst.name, "state": inst.state}})
+
+
+@bp.get("/instance/connect/<instance>")
+def connect(instance):
+    """Pairing a phone: an instance not yet paired (its state is not "open",
+    set with POST /sandbox/instances) answers Evolution's QR shape with a
+    fake QR code (sandbox/fake_qr.py); a paired one answers its state."""
+    inst = _instance(instance, "connect")
+    sandbox().record_call("connect", inst.name, None, 200, received_at())
+    if inst.state == "open":
+        return jsonify({"instance": {"instanceName": inst.name, "state": inst.state}})
+    code = "2@sandbox-" + inst.instance_id
+    return jsonify({"pairingCode": None, "code": code, "base64": fake_qr.data_url(code), "count": 1})

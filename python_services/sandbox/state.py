@@ -84,6 +84,8 @@ class Sandbox:
             self.calls: deque = deque(maxlen=self._keep)
             self.typing: dict[tuple[str, str], float] = {}
             self.knobs = dict(DEFAULT_KNOBS, not_on_whatsapp=[])
+            # the bytes of the voice notes and photos sent from the page, by message id (media.py)
+            self.media: dict[str, dict] = {}
             self._seq = 0
             self._call_seq = 0
         self.deliverer.clear_results()
@@ -209,15 +211,29 @@ class Sandbox:
                 found = matching()
             return found
 
-    def add_message(self, instance: str, number: str, author: str, text: str, msg_id: str, event: str) -> dict:
+    def add_message(self, instance: str, number: str, author: str, text: str, msg_id: str, event: str,
+                    media: dict | None = None) -> dict:
         with self._lock:
             self._seq += 1
             message = {"seq": self._seq, "id": msg_id, "author": author, "text": text,
                        "from_me": author != "customer", "event": event, "at": round(time.time() * 1000)}
+            if media:
+                message["media"] = media
             self.chats.setdefault((instance, number), []).append(message)
             if author == "bot":
                 self.typing.pop((instance, number), None)
             return dict(message)
+
+    def add_media(self, msg_id: str, record: dict, keep: int = 200) -> None:
+        """A sent medium's bytes (the oldest go past `keep`: it is a test gateway)."""
+        with self._lock:
+            self.media[msg_id] = record
+            while len(self.media) > keep:
+                self.media.pop(next(iter(self.media)))
+
+    def media_of(self, msg_id: str) -> dict | None:
+        with self._lock:
+            return self.media.get(msg_id)
 
     def messages(self, instance: str, number: str, after: int = 0) -> list[dict]:
         with self._lock:

@@ -18,11 +18,26 @@ def browser(tmp_path):
         yield driver
 
 
+def open_the_sandbox_on(browser, wait, stack, chat) -> None:
+    """The sandbox page with the tenant's phone and the chat's customer number chosen on it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(stack.url("sandbox") + "/")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#instance-select option[value='{chat.instance}']"),
+               "the tenant's instance in the list")
+    Select(browser.find_element(By.CSS_SELECTOR, "[data-testid=instance-select]")).select_by_value(chat.instance)
+    number = browser.find_element(By.CSS_SELECTOR, "[data-testid=number-input]")
+    number.clear()
+    number.send_keys(chat.number, Keys.TAB)
+    wait.until(lambda d: chat.number in d.find_element(By.ID, "owner-title").text, "the customer number taken")
+
+
 def test_on_the_sandbox_page_the_bot_answers_the_customer_and_goes_quiet_when_the_owner_writes(
         flow_stack, browser, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait
 
     FakeLLMControl(flow_stack.fake_llm_url).reset()  # the default answer: "fake reply to: <text>"
     chat = new_chat(flow_stack, settings={"debounce_seconds": 0, "typing": False})
@@ -39,15 +54,7 @@ def test_on_the_sandbox_page_the_bot_answers_the_customer_and_goes_quiet_when_th
             f"[data-testid={phone}-messages] [data-testid=message][data-author={author}]")
 
     try:
-        browser.get(flow_stack.url("sandbox") + "/")
-        # the tenant's phone and a customer number, chosen on the page
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#instance-select option[value='{chat.instance}']"),
-                   "the tenant's instance in the list")
-        Select(testid("instance-select")).select_by_value(chat.instance)
-        number = testid("number-input")
-        number.clear()
-        number.send_keys(chat.number, Keys.TAB)
-        wait.until(lambda d: chat.number in d.find_element(By.ID, "owner-title").text, "the customer number taken")
+        open_the_sandbox_on(browser, wait, flow_stack, chat)
 
         testid("customer-input").send_keys("Do you open on Sundays?")
         testid("customer-send").click()
@@ -76,4 +83,38 @@ def test_on_the_sandbox_page_the_bot_answers_the_customer_and_goes_quiet_when_th
         shot = tmp_path / "sandbox-page-failure.png"
         browser.save_screenshot(str(shot))
         print(f"screenshot of the sandbox page at the failure: {shot}")
+        raise
+
+
+def test_on_the_sandbox_page_a_voice_note_and_a_photo_get_answers(flow_stack, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    FakeLLMControl(flow_stack.fake_llm_url).reset()
+    # OpenAI: the fake server transcribes ("fake transcript of <file>") and sees images
+    chat = new_chat(flow_stack, provider="openai", settings={"debounce_seconds": 0, "typing": False})
+    wait = WebDriverWait(browser, WAIT_SECONDS * 2, poll_frequency=0.2)
+
+    def testid(name):
+        return browser.find_element(By.CSS_SELECTOR, f"[data-testid={name}]")
+
+    def bot_texts():
+        return [e.text for e in browser.find_elements(
+            By.CSS_SELECTOR, "[data-testid=customer-messages] [data-testid=message][data-author=bot]")]
+
+    try:
+        open_the_sandbox_on(browser, wait, flow_stack, chat)
+
+        testid("customer-voice-sample").click()
+        wait.until(lambda d: len(bot_texts()) == 1, "the answer to the voice note")
+        assert "fake transcript of" in bot_texts()[0], bot_texts()
+        testid("customer-photo-sample").click()
+        wait.until(lambda d: len(bot_texts()) == 2, "the answer to the photo")
+        wait_for("the photo reached the model as an image",
+                 lambda: any(r.get("images") for r in FakeLLMControl(flow_stack.fake_llm_url).requests()))
+        shot = tmp_path / "sandbox-media.png"
+        browser.save_screenshot(str(shot))
+        print(f"screenshot of the sandbox page with media: {shot}")
+    except Exception:
+        browser.save_screenshot(str(tmp_path / "sandbox-media-failure.png"))
         raise

@@ -6,6 +6,7 @@ tests/flow/test_door.py."""
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import json
 import threading
 import time
@@ -80,14 +81,16 @@ class StandIn:
 
 
 class Door:
-    def __init__(self, tmp_path, n8n: StandIn, collision: StandIn, llm: StandIn, editor_host: str = ""):
+    def __init__(self, tmp_path, n8n: StandIn, collision: StandIn, llm: StandIn, editor_host: str = "",
+                 console: StandIn | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.pidfile = tmp_path / "door.pid"
         self.log = tmp_path / "door.log"
         self.env = door.environment(port=self.port, webhook_upstreams=[f"127.0.0.1:{n8n.port}"],
                                     collision=f"127.0.0.1:{collision.port}", llm=f"127.0.0.1:{llm.port}",
-                                    state_dir=tmp_path / "caddy", hold=f"{HOLD_SECONDS}s")
+                                    state_dir=tmp_path / "caddy", hold=f"{HOLD_SECONDS}s",
+                                    **({"console": f"127.0.0.1:{console.port}"} if console else {}))
         self.env["DOOR_EDITOR_UPSTREAM"] = f"127.0.0.1:{n8n.port}"
         if editor_host:
             self.env["DOOR_EDITOR_HOST"] = editor_host
@@ -112,7 +115,7 @@ class Door:
 
 @pytest.fixture
 def stand_ins():
-    made = {name: StandIn(name).start() for name in ("n8n", "collision", "llm")}
+    made = {name: StandIn(name).start() for name in ("n8n", "collision", "llm", "console")}
     yield made
     for s in made.values():
         s.stop()
@@ -120,7 +123,8 @@ def stand_ins():
 
 @pytest.fixture
 def the_door(tmp_path, stand_ins):
-    d = Door(tmp_path, stand_ins["n8n"], stand_ins["collision"], stand_ins["llm"]).start()
+    d = Door(tmp_path, stand_ins["n8n"], stand_ins["collision"], stand_ins["llm"],
+             console=stand_ins["console"]).start()
     yield d
     d.stop()
 
@@ -185,10 +189,37 @@ def test_the_editor_is_on_its_own_host_name_only(tmp_path, stand_ins):
     assert elsewhere.status_code == 404
 
 
-def test_the_console_says_it_is_not_installed_yet(the_door):
-    resp = requests.get(the_door.url + "/console/", timeout=10)
-    assert resp.status_code == 503
-    assert resp.json()["error"]["code"] == "console_not_installed"
+# the services' and n8n's /metrics are for inside the deployment (docs/metrics.md), however the path is spelt
+METRICS_PATHS = ("/metrics", "/metrics/", "/METRICS", "/metrics?x=1", "//metrics", "/./metrics", "/api/../metrics",
+                 "/console/../metrics", "/webhook/../metrics", "/webhook/%2e%2e/metrics", "/console/%2e%2e/metrics",
+                 "/console/..%2fmetrics", "/api/%2e%2e/metrics")
+
+
+def test_no_metrics_are_reachable_through_the_door_not_even_on_the_editor_host(tmp_path, stand_ins):
+    d = Door(tmp_path, stand_ins["n8n"], stand_ins["collision"], stand_ins["llm"],
+             editor_host="editor.example.test", console=stand_ins["console"]).start()
+    try:
+        for host in ("127.0.0.1", "editor.example.test"):
+            for path in METRICS_PATHS:
+                # sent as written: http.client keeps the dots and escapes a client library would clean up
+                conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+                conn.request("GET", path, headers={"Host": host})
+                status = conn.getresponse().status
+                conn.close()
+                assert status == 404, (host, path)
+    finally:
+        d.stop()
+    reached = [(s.name, r["path"]) for s in stand_ins.values() for r in s.received if "metrics" in r["path"].lower()]
+    assert reached == []
+
+
+@pytest.mark.parametrize("path", ["/console/", "/console/login", "/console/t/1/inbox?state=paused"])
+def test_the_console_goes_to_its_service_with_the_path_unchanged(the_door, stand_ins, path):
+    resp = requests.get(the_door.url + path, timeout=10)
+    assert resp.status_code == 200
+    assert resp.json() == {"by": "console", "path": path, "bytes": 0}
+    # the console learns how the browser came (its cookies are Secure over https)
+    assert stand_ins["console"].received[-1]["headers"]["X-Forwarded-Proto"] == "http"
 
 
 @pytest.mark.parametrize("chunked", [False, pytest.param(True, marks=pytest.mark.xfail(

@@ -118,7 +118,8 @@ def test_n8n_and_the_services_never_use_the_postgres_superuser():
 
 @pytest.mark.parametrize("secret, allowed", [
     ("ADMIN_TOKEN", {"collision", "llm"}),
-    ("HYBRIDFLOW_SECRET_KEYS", {"collision", "llm", "evolution"}),
+    ("HYBRIDFLOW_SECRET_KEYS", {"collision", "llm", "evolution", "console"}),
+    ("CONSOLE_SECRET_KEY", {"console"}),
     ("N8N_ENCRYPTION_KEY", {"n8n", "n8n-import", "n8n-worker", "n8n-webhook-1", "n8n-webhook-2"}),
     ("POSTGRES_PASSWORD", {"postgres"}),
     ("N8N_OWNER_PASSWORD", {"render"}),

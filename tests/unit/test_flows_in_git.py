@@ -149,3 +149,12 @@ def test_the_inbound_flow_tells_the_team_only_when_the_service_says_notify():
         conditions = _conditions_of_output(nodes[source], index)
         assert any("notify" in str(c.get("leftValue", "")) + str(c.get("rightValue", "")) for c in conditions), (
             f"{source!r} output {index} leads to {notify!r} without reading the service's notify")
+
+
+@pytest.mark.parametrize("path", FLOWS, ids=lambda p: p.name)
+def test_every_node_has_an_id_and_a_name_of_its_own(path):
+    # n8n refuses to import a workflow whose nodes share an id ("duplicate_node_id")
+    nodes = json.loads(path.read_text())["nodes"]
+    ids, names = [n.get("id") for n in nodes], [n["name"] for n in nodes]
+    assert all(ids) and len(set(ids)) == len(ids), sorted(i for i in ids if ids.count(i) > 1)
+    assert len(set(names)) == len(names)

@@ -67,6 +67,17 @@ def test_each_process_gets_only_the_secrets_it_uses(tmp_path):
     assert "DATABASE_URL" not in stack.env_for("sandbox")
 
 
+def test_the_console_gets_its_port_behind_the_door_and_only_its_secrets(tmp_path):
+    stack = make_stack(tmp_path, CONSOLE_SECRET_KEY="console-key")
+    assert stack.door_env()["DOOR_CONSOLE_UPSTREAM"] == "127.0.0.1:8004"
+    env = stack.env_for("console")
+    assert {k for k in SECRETS if k in env} == {"SERVICE_TOKEN", "HYBRIDFLOW_SECRET_KEYS", "CONSOLE_SECRET_KEY"}
+    assert "DATABASE_URL" in env
+    assert "CONSOLE_SECRET_KEY" not in stack.env_for("collision")
+    # the sandbox page links to the console through the door
+    assert stack.env_for("sandbox")["CONSOLE_URL"] == "http://127.0.0.1:8080/console/"
+
+
 def test_n8n_gets_its_owner_as_a_bcrypt_hash_and_env_access_stays_closed(tmp_path):
     stack = make_stack(tmp_path)
     stack.server_url = "postgresql://postgres@127.0.0.1:5432/postgres"

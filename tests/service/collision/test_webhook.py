@@ -101,9 +101,9 @@ def test_a_customer_message_gets_a_reply_token_and_the_documented_answer(deliver
     resp = deliver(fresh("01_customer_text_pn"))
     body = resp.get_json()
     assert list(body) == ["decision", "reason", "event_id", "tenant_id", "chat_id", "wa_message_id", "reply_token",
-                          "debounce_seconds", "notify"]
-    assert (body["decision"], body["chat_id"], body["wa_message_id"], body["debounce_seconds"], body["notify"]) == (
-        "reply", CHAT, "A1C4E09B7F3D2E6A8B5C4D3E2F1A0B9C", 3, False)
+                          "debounce_seconds", "notify", "write_reply", "away_message", "voice_note"]
+    assert (body["decision"], body["chat_id"], body["wa_message_id"], body["debounce_seconds"], body["notify"],
+            body["voice_note"]) == ("reply", CHAT, "A1C4E09B7F3D2E6A8B5C4D3E2F1A0B9C", 3, False, False)
     assert body["tenant_id"] == str(tenant["id"])
     token = rows(db_conn, "SELECT *, deadline_at - created_at AS margin FROM reply_tokens")[0]
     assert str(token["id"]) == body["reply_token"] and token["state"] == "pending"
@@ -475,3 +475,10 @@ def test_the_stored_hash_is_what_is_checked(deliver, make_tenant):
     tenant = make_tenant()
     assert tenant["webhook_secret_hash"] == hashlib.sha256(b"test-webhook-secret").hexdigest()
     assert deliver(fresh("01_customer_text_pn"), secret=tenant["webhook_secret_hash"]).status_code == 401
+
+
+def test_a_customers_voice_note_tells_the_flow_to_have_it_transcribed_and_a_text_does_not(deliver, tenant):
+    voice = deliver(fresh("04_customer_audio_ptt")).get_json()
+    assert (voice["decision"], voice["voice_note"]) == ("reply", True)
+    text = deliver(fresh("01_customer_text_pn")).get_json()
+    assert text["voice_note"] is False

@@ -50,6 +50,9 @@ def test_a_reply_through_the_service_shows_in_the_days_usage(chat, tenant, reply
         "tokens_in": 1000, "tokens_out": 200, "cost_usd": 0.002,  # 1000 x $1/M + 200 x $5/M
         "models": [{"provider": "anthropic", "model": "claude-haiku-4-5", "replies": 1,
                     "tokens_in": 1000, "tokens_out": 200, "cost_usd": 0.002}],
+        # no photo and no voice note that day (tests/service/llm/test_media_usage.py counts them)
+        "images": 0, "image_tokens": 0, "transcriptions": 0, "transcription_seconds": 0.0,
+        "transcription_models": [],
     }]
     assert body["days"] == 7 and body["currency"] == "USD"
 

@@ -1,0 +1,1 @@
+"""The console: web pages for a business's people (see app.py)."""
