@@ -71,7 +71,8 @@ def totals(report: dict) -> dict:
     timed = [(avg, n) for avg, n in zip(daily["response_avg_s"], daily["replies"]) if avg is not None and n]
     replies = sum(n for _, n in timed)
     shown["response_avg_s"] = f"{sum(avg * n for avg, n in timed) / replies:.1f}" if replies else "–"
-    shown.update({key: f"{sum(daily[key]):,}" for key in ("tokens_in", "tokens_out")})
+    shown.update({key: f"{sum(daily[key]):,}" for key in ("tokens_in", "tokens_out", "images",
+                                                          "transcription_seconds")})
     costs = daily["cost_usd"]
     shown["cost_usd"] = "unknown" if any(c is None for c in costs) else f"{sum(costs):.2f}"
     return shown

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from . import events, messages, reply_tokens
-from .prices import estimate_cost
+from .prices import estimate_cost, transcription_cost
 
 WINDOWS = (7, 30, 90)  # the choices the page offers, in days
 # the per-day numbers, in the order of the CSV's columns, with their names for people
@@ -20,7 +20,10 @@ DAILY = {
     "response_p90_s": "90% of replies within (seconds)",
     "tokens_in": "LLM tokens in",
     "tokens_out": "LLM tokens out",
-    "cost_usd": "Estimated LLM cost (USD)",
+    "images": "Photos shown to the model",
+    "image_tokens": "LLM tokens of those photos",
+    "transcription_seconds": "Voice notes transcribed (seconds)",
+    "cost_usd": "Estimated LLM cost (USD, transcription included)",
 }
 
 
@@ -36,7 +39,7 @@ def _add(total, value):
 
 
 def build(days: list[date], *, customer: list[dict], decisions: list[dict], replies: list[dict],
-          llm: list[dict], prices: dict) -> dict:
+          llm: list[dict], prices: dict, transcriptions: list[dict] = ()) -> dict:
     """The report from the queries' rows: {"days": [iso], "daily": {key:
     [value per day]}, "providers": {provider: {"tokens": [...], "cost_usd":
     [...]}}, "unpriced": [models without a price]}. A day without rows is
@@ -77,6 +80,22 @@ def build(days: list[date], *, customer: list[dict], decisions: list[dict], repl
         series["cost_usd"][i] = _add(series["cost_usd"][i], cost)
         daily["tokens_in"][i] += tokens_in
         daily["tokens_out"][i] += tokens_out
+        daily["images"][i] += int(row.get("images") or 0)
+        daily["image_tokens"][i] += int(row.get("image_tokens") or 0)
+        daily["cost_usd"][i] = _add(daily["cost_usd"][i], cost)
+    # voice notes HybridFlow paid to transcribe, priced per minute, under the provider that transcribed them
+    for row in transcriptions:
+        if row["day"] not in index:
+            continue
+        i = index[row["day"]]
+        seconds = float(row["seconds"] or 0)
+        cost = transcription_cost(row["model"], seconds)
+        if cost is None:
+            unpriced.add(row["model"] or "(no model)")
+        name = row["provider"] or "(unknown)"
+        series = providers.setdefault(name, {"tokens": [0] * len(days), "cost_usd": [0.0] * len(days)})
+        series["cost_usd"][i] = _add(series["cost_usd"][i], cost)
+        daily["transcription_seconds"][i] += round(seconds)
         daily["cost_usd"][i] = _add(daily["cost_usd"][i], cost)
     return {"days": [d.isoformat() for d in days], "daily": daily, "providers": providers,
             "unpriced": sorted(unpriced)}
@@ -93,6 +112,7 @@ def tenant_usage(cur, tenant_id, *, days: int, prices: dict, today: date | None 
         replies=reply_tokens.replies_per_day(cur, tenant_id, since=since),
         llm=reply_tokens.usage_rows(cur, since=since, tenant_id=str(tenant_id)),
         prices=prices,
+        transcriptions=messages.transcription_usage_rows(cur, since=since, tenant_id=str(tenant_id)),
     )
 
 

@@ -119,6 +119,21 @@ def test_a_model_without_a_price_makes_its_days_cost_unknown_not_zero():
     assert row[header.index("cost_usd")] == "" and row[header.index("tokens_openai_compatible")] == 15
 
 
+def test_photos_and_transcribed_voice_notes_are_counted_and_their_minutes_priced():
+    day = date(2026, 3, 2)
+    report = build([day], customer=[], decisions=[], replies=[],
+                   llm=[{"day": day, "provider": "openai", "model": "gpt-4o-mini", "tokens_in": 0, "tokens_out": 0,
+                         "images": 2, "image_tokens": 1700}],
+                   transcriptions=[{"day": day, "provider": "openai", "model": "whisper-1", "seconds": 120}],
+                   prices=DEFAULT_PRICES)
+    daily = report["daily"]
+    assert (daily["images"], daily["image_tokens"], daily["transcription_seconds"]) == ([2], [1700], [120])
+    # two minutes of whisper-1 at $0.006 a minute
+    assert daily["cost_usd"] == [0.012] and report["providers"]["openai"]["cost_usd"] == [0.012]
+    header, row = csv_table(report)
+    assert row[header.index("transcription_seconds")] == 120 and row[header.index("images")] == 2
+
+
 @pytest.mark.parametrize("days", ["²", "x", "8"])
 def test_a_window_of_days_not_offered_is_a_400_naming_days(as_role, tenant, people, days):
     resp = as_role("viewer").get(f"/console/t/{tenant['id']}/usage", query_string={"days": days})
