@@ -10,7 +10,7 @@ import pytest
 
 from python_services.collision.app import create_app
 from python_services.common.db import close_pool
-from python_services.core import accounts, api_tokens, ledger, users
+from python_services.core import accounts, api_tokens, knowledge, ledger, users
 from python_services.llm.app import create_app as create_llm_app
 from tests.conftest import ADMIN_TOKEN, SERVICE_TOKEN
 from tests.rows import rows
@@ -36,6 +36,7 @@ class Tenant:
     member: str
     spare_token: str
     tokens: dict
+    entry: str
 
 
 def arrange_tenant(tx, make_tenant, name: str) -> Tenant:
@@ -53,7 +54,10 @@ def arrange_tenant(tx, make_tenant, name: str) -> Tenant:
             api_tokens.insert(cur, row["id"], f"{role}-token", role, token, "test")
             tokens[role] = token
         spare = api_tokens.insert(cur, row["id"], "spare", "viewer", api_tokens.new_token()[0], "test")
-        return Tenant(str(row["id"]), str(session["id"]), str(member["id"]), str(spare["id"]), tokens)
+        entry = knowledge.create(cur, row["id"], title="Opening hours", content="Mon-Fri 9 to 18.",
+                                 language="english", actor="test")
+        return Tenant(str(row["id"]), str(session["id"]), str(member["id"]), str(spare["id"]), tokens,
+                      str(entry["id"]))
 
     return tx(arrange)
 
@@ -112,6 +116,12 @@ ENDPOINTS = [
     Endpoint("GET", "/api/tenants/{tenant}/tokens", OWNERS),
     Endpoint("POST", "/api/tenants/{tenant}/tokens", OWNERS, {"name": "crm", "role": "agent"}),
     Endpoint("DELETE", "/api/tenants/{tenant}/tokens/{spare_token}", OWNERS),
+    Endpoint("GET", "/api/tenants/{tenant}/knowledge", EVERYONE),
+    Endpoint("GET", "/api/tenants/{tenant}/knowledge?q=hours", EVERYONE),
+    Endpoint("POST", "/api/tenants/{tenant}/knowledge", OWNERS, {"title": "Returns", "content": "30 days."}),
+    Endpoint("GET", "/api/tenants/{tenant}/knowledge/{entry}", EVERYONE),
+    Endpoint("PUT", "/api/tenants/{tenant}/knowledge/{entry}", OWNERS, {"title": "Hours", "content": "9 to 19."}),
+    Endpoint("DELETE", "/api/tenants/{tenant}/knowledge/{entry}", OWNERS),
     Endpoint("GET", "/api/usage", EVERYONE, service="llm"),
     Endpoint("GET", "/api/usage?tenant_id={tenant}&days=30", EVERYONE, service="llm"),
 ]
@@ -121,7 +131,7 @@ NAMING_AN_ID = [e for e in ENDPOINTS if "{" in e.path]
 
 def call(app, llm_app, endpoint: Endpoint, tenant: Tenant, headers: dict):
     path = endpoint.path.format(tenant=tenant.id, session=tenant.session, member=tenant.member,
-                                spare_token=tenant.spare_token)
+                                spare_token=tenant.spare_token, entry=tenant.entry)
     body = new_user_body() if endpoint.body == {} else endpoint.body
     client = (llm_app if endpoint.service == "llm" else app).test_client()
     return client.open(path, method=endpoint.method, headers=headers, **({"json": body} if body is not None else {}))
@@ -158,6 +168,8 @@ def test_a_tenant_token_never_reaches_another_tenants_data(app, llm_app, world, 
     assert rows(db_conn, "SELECT count(*) AS n FROM memberships WHERE tenant_id = %s", other.id) == [{"n": 2}]
     assert rows(db_conn, "SELECT count(*) AS n FROM api_tokens WHERE tenant_id = %s AND revoked_at IS NULL",
                 other.id) == [{"n": 4}]
+    assert rows(db_conn, "SELECT title, content FROM knowledge_entries WHERE tenant_id = %s", other.id) \
+        == [{"title": "Opening hours", "content": "Mon-Fri 9 to 18."}]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
