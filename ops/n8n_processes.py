@@ -60,16 +60,23 @@ class N8nProcesses:
         return {"COLLISION_URL": self.url("collision"), "LLM_URL": self.url("llm"),
                 "EVOLUTION_URL": self.url("evolution"), "N8N_URL": self.url("n8n")}
 
+    def worker_env(self, n: int) -> dict:
+        """`n8n worker` number n: a task broker port and a server port of its own.
+        With metrics on (N8N_METRICS), a worker serves /metrics on QUEUE_HEALTH_CHECK_PORT,
+        5678 unless told otherwise, and exits at once when that port is taken (by the
+        main n8n of `make up`, or by another stack's worker: seen in the queue-mode tests)."""
+        return {**self.n8n_env(), "QUEUE_HEALTH_CHECK_ACTIVE": "false",
+                "N8N_RUNNERS_BROKER_PORT": str(self.ports.get(f"n8n_broker_{n}", self.ports["n8n_broker"] + n)),
+                "QUEUE_HEALTH_CHECK_PORT": str(self.ports.get(f"n8n_worker_{n}", self.ports["n8n"] + 20 + n)),
+                "N8N_WORKER_SERVER_ADDRESS": "127.0.0.1"}
+
     def start_n8n(self) -> None:
         self.n8n_log_offset = procs.log_size(self.log_file("n8n"))
         procs.start("n8n", self.n8n_command() + ["start"], self.n8n_env(), self.log_file("n8n"),
                     self.pidfile("n8n"), cwd=self.root)
         for i in range(self.queue_workers):
             name = f"n8n-worker-{i + 1}"
-            worker_env = {**self.n8n_env(), "QUEUE_HEALTH_CHECK_ACTIVE": "false",
-                          "N8N_RUNNERS_BROKER_PORT": str(self.ports.get(f"n8n_broker_{i + 1}",
-                                                                        self.ports["n8n_broker"] + 1 + i))}
-            procs.start(name, self.n8n_command() + ["worker"], worker_env, self.log_file(name),
+            procs.start(name, self.n8n_command() + ["worker"], self.worker_env(i + 1), self.log_file(name),
                         self.pidfile(name), cwd=self.root)
         for i in range(self.webhook_processors if self.queue_workers else 0):
             self.start_webhook_processor(i + 1)

@@ -107,3 +107,15 @@ def test_make_up_generates_the_owner_password_once(tmp_path):
     made = generated_secrets.ensure(env, tmp_path / ".env")
     assert "N8N_OWNER_PASSWORD" in made and len(env["N8N_OWNER_PASSWORD"]) >= 32
     assert generated_secrets.ensure(env, tmp_path / ".env") == []
+
+
+def test_each_queue_mode_worker_serves_its_metrics_on_a_port_of_its_own(tmp_path):
+    # with N8N_METRICS on, a worker opens a server on QUEUE_HEALTH_CHECK_PORT (n8n's
+    # default 5678, the main n8n's own port) and exits at once when the port is taken
+    stack = make_stack(tmp_path)
+    stack.queue_workers = 2
+    ports = [int(stack.worker_env(n)["QUEUE_HEALTH_CHECK_PORT"]) for n in (1, 2)]
+    taken = {stack.ports["n8n"], *[int(stack.worker_env(n)["N8N_RUNNERS_BROKER_PORT"]) for n in (1, 2)],
+             *[stack.webhook_processor_port(n) for n in (1, 2)]}
+    assert len(set(ports)) == 2 and not set(ports) & taken
+    assert stack.worker_env(1)["N8N_WORKER_SERVER_ADDRESS"] == "127.0.0.1"
