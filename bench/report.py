@@ -75,7 +75,8 @@ def targets(r: dict) -> list[tuple[str, str, str, bool]]:
 
 
 def markdown(r: dict) -> str:
-    sections = (_intro, _the_machine, _targets, _latency_and_throughput, _the_ceiling, _where_the_time_goes,
+    sections = (_intro, _the_machine, _targets, _the_lean_path, _latency_and_throughput, _the_ceiling,
+                _where_the_time_goes, _cpu_per_reply,
                 _collisions_under_load, _faults, _fuzzing, _short_of_the_targets)
     return "\n".join(line for section in sections for line in section(r))
 
@@ -160,6 +161,76 @@ def _the_ceiling(r: dict) -> list[str]:
     if leg and leg.get("trivial_c16") and leg.get(16):
         lines.append(f"| 16, legacy engine (opt-in) | {_rate(leg['trivial_c16'])} | – | {_rate(leg[16]['rate'])} | "
                      f"{leg[16]['rate'] / leg['trivial_c16']:.2f} |")
+    return lines + [""]
+
+
+def _f(v, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _the_lean_path(r: dict) -> list[str]:
+    rows = r.get("lean")
+    if not rows:
+        return []
+    heads = [row["label"] for row in rows]
+
+    def line(what: str, value) -> str:
+        return f"| {what} | " + " | ".join(value(row) for row in rows) + " |"
+
+    def cpu(key):
+        return lambda row: _f((row.get("cpu_ms") or {}).get(key), ".1f")
+
+    def n8n(key, fmt):
+        return lambda row: _f((row.get("n8n") or {}).get(key), fmt)
+
+    return [
+        "## The lean n8n path, before and after (#18)", "",
+        "One stack, one run: n8n restarted for each column with its flows and settings, each column adding one "
+        "change to the one on its left (`bench/lean.py`). *before* is the inbound flow as it was on 2026-11-30 "
+        "(`bench/flows_before/inbound.json`) with every Evolution event on `/webhook/evolution`; *lean echo* "
+        "points each event at its own path (`byEvents`), so the bot's echo runs `flows/echo.json`; *lean message "
+        "path* is `flows/inbound.json` as shipped; the last columns add n8n settings. CPU is per reply at "
+        "concurrency 1, the echo included (all processes of each part, from /proc); isolates and expressions are "
+        "n8n's own counters (`N8N_METRICS`).", "",
+        "| | " + " | ".join(heads) + " |",
+        "| --- | " + " | ".join("---" for _ in rows) + " |",
+        line("p50, concurrency 1", lambda row: _ms(row["c1"]["p50"])),
+        line("p99, concurrency 1", lambda row: _ms(row["c1"]["p99"])),
+        line("replies/s at 16", lambda row: _rate(row["c16"]["rate"])),
+        line("trivial workflow at 16", lambda row: _rate(row["trivial_c16"])),
+        line("ratio at 16", lambda row: _f(row["ratio_c16"], ".2f")),
+        line("lost", lambda row: str(row["c1"]["lost"] + row["c16"]["lost"])),
+        line("webhooks not answered 200", lambda row: str(row["c1"].get("refused", 0) + row["c16"].get("refused", 0))),
+        line("n8n CPU per reply", lambda row: _f((row.get("cpu_ms") or {}).get("n8n"), ".1f") + " ms"),
+        line("n8n CPU per trivial execution (Webhook → Respond: any execution's floor)",
+             lambda row: _f(row.get("trivial_n8n_cpu_ms"), ".1f") + " ms"),
+        line("services CPU per reply (collision + llm + evolution)", lambda row: _f(
+            sum((row.get("cpu_ms") or {}).get(k, 0) for k in ("collision", "llm", "evolution"))
+            if row.get("cpu_ms") else None, ".1f") + " ms"),
+        line("Postgres CPU per reply", cpu("postgres")),
+        line("isolates per reply (n8n executions that evaluate anything)", n8n("isolates", ".2f")),
+        line("expressions evaluated per reply", n8n("expressions", ".1f")),
+        line("time evaluating them per reply", lambda row: _f((row.get("n8n") or {}).get("expression_ms"), ".1f")
+             + " ms"),
+        "",
+    ]
+
+
+def _cpu_per_reply(r: dict) -> list[str]:
+    cpu = r.get("cpu_ms")
+    if not cpu:
+        return []
+    total = sum(cpu.values())
+    n8n = r.get("n8n_per_reply") or {}
+    lines = ["## CPU per reply (concurrency 1, the shipped configuration)", "",
+             "CPU time of every process of each part during the latency loop, divided by its replies (the echo "
+             "of each reply included); the sizing model in docs/scaling.md starts from these figures.", "",
+             "| part | CPU ms per reply | share |", "| --- | --- | --- |"]
+    lines += [f"| {k} | {v:.1f} | {v / total * 100:.0f} % |" for k, v in cpu.items()] if total else []
+    lines.append(f"| **all** | **{total:.1f}** | |")
+    if n8n:
+        lines += ["", f"n8n per reply: {n8n['isolates']:.2f} expression isolates taken (each built anew), "
+                  f"{n8n['expressions']:.1f} expressions evaluated in {n8n['expression_ms']:.1f} ms."]
     return lines + [""]
 
 

@@ -3,6 +3,8 @@ a private Postgres cluster), measures, prints, writes docs/benchmarks.md, and
 stops everything it started — also on Ctrl-C or a failure.
 
 Phases, in order:
+ 0. the lean n8n path, side by side: the flow before #18 and each change
+    kept, the same loops on the same stack (bench/lean.py);
  1. latency at concurrency 1 (webhook -> sendText p50/p95/p99) and where the
     time goes (the services' log lines), then sustained replies/s at 8, 16, 32;
  2. the ceiling: a trivial Webhook -> Respond workflow at 8 and 16;
@@ -17,7 +19,7 @@ Phases, in order:
     BENCH_QUICK=1 make bench     # a few hundred messages, no queue mode (a few minutes)
     BENCH_KEEP_DATA=1            # keep the temporary folder (logs) after the run
     BENCH_NO_DOC=1               # print only; leave docs/benchmarks.md alone
-    BENCH_PHASES=latency,trivial # only these phases (latency, throughput, trivial, fuzz,
+    BENCH_PHASES=latency,trivial # only these phases (lean, latency, throughput, trivial, fuzz,
                                  # collisions, faults, queue, legacy), for trying things;
                                  # leaves docs/benchmarks.md alone
 """
@@ -31,7 +33,7 @@ from dataclasses import asdict
 
 from .common import (ReplyWatcher, customer_body, make_tenant, new_number, percentile, question, say,
                      token_hex)
-from . import collisions, faults, fuzz, logs, machine, report
+from . import collisions, cpu, faults, fuzz, lean, logs, machine, n8n_metrics, report
 from .stack import BenchStack
 from .throughput import closed_loop, duplicates, trivial_loop
 
@@ -44,6 +46,7 @@ FULL = {
     "collision_chats": 500, "collision_window": 45, "collision_settle": 60,
     "fault_chats": 120, "fault_messages": 360, "fault_window": 90, "fault_settle": 210,
     "legacy_c1": 300, "legacy_c16": 640,
+    "lean_c1": 300, "lean_c16": 480, "lean_seconds": 40,
 }
 QUICK = {
     "tenants": 2, "chats": 60, "warmup": 20, "c1_messages": 200, "c1_seconds": 90,
@@ -54,6 +57,7 @@ QUICK = {
     "collision_chats": 120, "collision_window": 20, "collision_settle": 40,
     "fault_chats": 30, "fault_messages": 90, "fault_window": 40, "fault_settle": 190,
     "legacy_c1": 100, "legacy_c16": 240,
+    "lean_c1": 100, "lean_c16": 200, "lean_seconds": 20,
 }
 
 
@@ -68,7 +72,7 @@ def settle(stack: BenchStack) -> None:
         say(f"(still {left} webhooks or replies in flight after a minute; going on)")
 
 
-PHASES = ("latency", "throughput", "trivial", "fuzz", "collisions", "faults", "queue", "legacy")
+PHASES = ("lean", "latency", "throughput", "trivial", "fuzz", "collisions", "faults", "queue", "legacy")
 
 
 def measure(stack: BenchStack, cfg: dict, quick: bool, phases=PHASES) -> dict:
@@ -86,11 +90,20 @@ def measure(stack: BenchStack, cfg: dict, quick: bool, phases=PHASES) -> dict:
         say("warming up (not counted)")
         closed_loop(stack, watcher, chats, 4, cfg["warmup"], 60, label="warm-up")
 
+        _, body = _sample_body(stack, tenants[0])
+        if "lean" in phases:
+            settle(stack)
+            r["lean"], lean_loops = lean.run(stack, watcher, tenants, chats, cfg, body, settle)
+            loops += lean_loops
+
         if "latency" in phases:
             settle(stack)
             say(f"latency: {cfg['c1_messages']} messages one at a time")
-            since = logs.mark(stack)
+            since, cpu_before, n8n_before = logs.mark(stack), cpu.reading(stack), n8n_metrics.scrape(stack)
             c1 = closed_loop(stack, watcher, chats, 1, cfg["c1_messages"], cfg["c1_seconds"], label="latency")
+            settle(stack)  # the last reply's echo belongs to this loop too
+            r["cpu_ms"] = cpu.per_reply_ms(cpu_before, cpu.reading(stack), c1.replies)
+            r["n8n_per_reply"] = n8n_metrics.per_reply(n8n_before, n8n_metrics.scrape(stack), c1.replies)
             hot = logs.hot_path(logs.requests_since(stack, since))
             loops.append(c1)
             r["loops"][1] = _loop_summary(c1)
@@ -103,7 +116,6 @@ def measure(stack: BenchStack, cfg: dict, quick: bool, phases=PHASES) -> dict:
             loops.append(res)
             r["loops"][c] = _loop_summary(res)
 
-        _, body = _sample_body(stack, tenants[0])
         for c in ((8, 16) if "trivial" in phases else ()):
             settle(stack)
             t = trivial_loop(stack, body, c, cfg["trivial_seconds"], cfg["trivial_max"])

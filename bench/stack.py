@@ -14,7 +14,8 @@ from pathlib import Path
 
 import requests
 
-from ops import postgres, procs
+from ops import n8n, postgres, procs
+from ops.flow_files import flow_files, flow_ids, render_credentials, render_flows
 from ops.isolated import IsolatedStack
 
 from .common import say
@@ -38,6 +39,7 @@ BENCH_ENV = {
     "LOG_MAX_BYTES": "1073741824",
 }
 CALLER_WINS = ("GUNICORN_WORKERS", "GUNICORN_THREADS", "DB_POOL_MAX", "N8N_EXPRESSION_ENGINE",
+               "N8N_EXPRESSION_ENGINE_COMPILE_CACHE",
                "EXECUTIONS_DATA_SAVE_ON_SUCCESS", "N8N_LOG_LEVEL")
 
 
@@ -88,6 +90,20 @@ class BenchStack(IsolatedStack):
         url = self.url("n8n") + "/webhook/" + TRIVIAL_PATH
         procs.wait_until("the trivial workflow", lambda: requests.post(url, json={}, timeout=5).status_code == 200,
                          timeout=timeout, pidfile=self.pidfile("n8n"), log_file=self.log_file("n8n"))
+
+    def use_flows(self, inbound_dir: Path) -> None:
+        """n8n again with flows/ as in git, but inbound.json from `inbound_dir`
+        (bench/flows_before: the flow the lean path is measured against)."""
+        self.stop_n8n()
+        with tempfile.TemporaryDirectory(prefix="hf-bench-flows-") as tmp:
+            for path in flow_files(self.root / "flows"):
+                shutil.copy(path, tmp)
+            shutil.copy(Path(inbound_dir) / "inbound.json", tmp)
+            n8n.import_and_publish(self.n8n_cli, render_credentials(self.service_env()),
+                                   render_flows(Path(tmp), self.flow_addresses()), flow_ids(Path(tmp)))
+        self.start_n8n()
+        self.wait_n8n(timeout=240)
+        self.wait_trivial()
 
     def set_queue_workers(self, workers: int) -> None:
         """n8n again, in queue mode with `workers` workers (0: regular mode)."""

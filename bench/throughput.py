@@ -24,6 +24,8 @@ class LoopResult:
     elapsed: float = 0.0
     markers: list = field(default_factory=list)
     refused_markers: list = field(default_factory=list)
+    # what the refused webhooks were answered: "503: {...}" -> count
+    refusals: dict = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -63,9 +65,11 @@ def closed_loop(stack, watcher: ReplyWatcher, chats: list[tuple[Tenant, str]], c
                 result.sent += 1
                 result.markers.append(marker)
             if status != 200:
+                answer = f"{status}: {client.last_text[:120]}"
                 with lock:
                     result.refused += 1
                     result.refused_markers.append(marker)
+                    result.refusals[answer] = result.refusals.get(answer, 0) + 1
                 continue
             reply = watcher.wait_for(marker, reply_timeout)
             with lock:
@@ -84,7 +88,7 @@ def closed_loop(stack, watcher: ReplyWatcher, chats: list[tuple[Tenant, str]], c
     result.elapsed = last_reply[0] - started
     say(f"{label or 'loop'} c={concurrency}: {result.replies}/{result.sent} replies in {result.elapsed:.1f}s "
         f"= {result.rate:.1f}/s; p50 {_ms(result.pct(50))} p99 {_ms(result.pct(99))}; lost {len(result.lost)}, "
-        f"refused {result.refused}")
+        f"refused {result.refused}" + (f" ({result.refusals})" if result.refusals else ""))
     return result
 
 

@@ -43,6 +43,7 @@ def print_addresses(stack: Stack, demo_lines: list[str]) -> None:
     for name in stack.services:
         if stack.pidfile(name).exists():
             print(line(name, f"{stack.url(name)}/health"))
+    print(line("door metrics", f"{stack.url('door_metrics')}/metrics   (Prometheus; loopback only, never public)"))
     print(line("logs", f"{stack.logs_dir}/"))
     print(line("admin token", f"{stack.env.get('ADMIN_TOKEN')}   (Authorization: Bearer ...)"))
     for demo_line in demo_lines:

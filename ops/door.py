@@ -2,7 +2,8 @@
 Caddy binary, pinned in requirements.txt), run with ops/Caddyfile on loopback.
 It is the address Evolution is given: /webhook/* to n8n (held while n8n
 restarts, then 503), /api/* to the services; n8n's editor and REST API are
-not on it. docker compose runs the official caddy image with the same file.
+not on it; its own Prometheus metrics are on a second port, loopback only.
+docker compose runs the official caddy image with the same file.
 
 ops/stack.py starts it as one more process of the stack (`make up`, the
 flow tests, `make bench`)."""
@@ -37,8 +38,9 @@ def binary() -> str:
     return found
 
 
-def environment(*, port: int, webhook_upstreams: list[str], collision: str, llm: str, state_dir: Path,
-                hold: str = DEFAULT_HOLD, bind: str = "127.0.0.1", console: str = "127.0.0.1:8004") -> dict:
+def environment(*, port: int, metrics_port: int, webhook_upstreams: list[str], collision: str, llm: str,
+                state_dir: Path, hold: str = DEFAULT_HOLD, bind: str = "127.0.0.1", console: str = "127.0.0.1:8004",
+                metrics_bind: str = "127.0.0.1") -> dict:
     """What Caddy runs with: ops/Caddyfile's variables, and nothing secret
     (it holds no token: the services check their own)."""
     return {
@@ -55,6 +57,9 @@ def environment(*, port: int, webhook_upstreams: list[str], collision: str, llm:
         "DOOR_LLM_UPSTREAM": llm,
         "DOOR_CONSOLE_UPSTREAM": console,
         "DOOR_HOLD": hold,
+        # Caddy's own metrics: a port apart from the public site's, loopback only (docs/metrics.md)
+        "DOOR_METRICS_PORT": str(metrics_port),
+        "DOOR_METRICS_BIND": metrics_bind,
     }
 
 

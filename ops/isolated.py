@@ -20,7 +20,7 @@ from .stack import Stack
 # n8n's task broker needs a port of its own per n8n process (main and each worker)
 PORT_NAMES = ("collision", "llm", "evolution", "console", "sandbox", "n8n", "n8n_broker", "n8n_broker_1", "n8n_broker_2",
               "n8n_worker_1", "n8n_worker_2",
-              "door", "n8n_webhook_1", "n8n_webhook_2", "n8n_webhook_broker_1", "n8n_webhook_broker_2")
+              "door", "door_metrics", "n8n_webhook_1", "n8n_webhook_2", "n8n_webhook_broker_1", "n8n_webhook_broker_2")
 
 
 def free_port() -> int:

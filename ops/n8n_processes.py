@@ -124,6 +124,11 @@ class N8nProcesses:
     def wait_n8n(self, timeout: float = 180) -> None:
         try:
             n8n.wait_ready(self.url("n8n"), self.pidfile("n8n"), self.log_file("n8n"), timeout)
+            # then the flows published at import applied: until then n8n may take a
+            # changed flow's webhooks down and up again (ops/n8n.py publications_pending)
+            procs.wait_until("n8n: the published flows applied",
+                             lambda: n8n.publications_pending(self.server_url, self.n8n_db) == 0,
+                             timeout=timeout, interval=0.5, pidfile=self.pidfile("n8n"), log_file=self.log_file("n8n"))
         except procs.NotReady:
             # the lines of this start only: earlier starts' must not be taken for this one's
             self.explain_if_n8n_key_mismatch(procs.log_since(self.log_file("n8n"), self.n8n_log_offset))

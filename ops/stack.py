@@ -28,7 +28,9 @@ DEFAULT_PORTS = {"collision": 8001, "llm": 8002, "evolution": 8003, "console": 8
                  # n8n's task broker (its Code node runner); each n8n process on a machine needs its own
                  "n8n_broker": 5679,
                  # the front door (Caddy): the address Evolution is given
-                 "door": 8080}
+                 "door": 8080,
+                 # the door's own Prometheus metrics (Caddy's), on loopback: never the public address
+                 "door_metrics": 2019}
 # the secrets of .env, and which process gets which: each only what it uses
 # (the sandbox, development only, never the admin token nor the keys of the
 # tenants' secrets; n8n none of them: its credentials are imported, and its
@@ -240,7 +242,8 @@ class Stack(N8nProcesses):
 
     # ---- the front door (what Caddy needs is in ops/door.py) -------------
     def door_env(self) -> dict:
-        return door.environment(port=self.ports["door"], webhook_upstreams=self.webhook_upstreams(),
+        return door.environment(port=self.ports["door"], metrics_port=self.ports["door_metrics"],
+                                webhook_upstreams=self.webhook_upstreams(),
                                 collision=f"127.0.0.1:{self.ports['collision']}",
                                 llm=f"127.0.0.1:{self.ports['llm']}", console=f"127.0.0.1:{self.ports['console']}",
                                 state_dir=self.data_dir / "caddy",

@@ -203,7 +203,28 @@ def answer(tenant_id, event_id, chat_id, event: Event, verdict: Verdict, token, 
         # a customer's audio in a chat the bot answers: the flow has it
         # transcribed before the debounce wait, so the burst's answer knows it
         "voice_note": is_voice_note(event, verdict, bool(token)),
+        # the one key the inbound flow's "Route by decision" switches on (the
+        # fields above say the same in detail, for people and older flows)
+        "route": route_for(event, verdict, token),
     }
+
+
+# what the inbound flow does next, one value per answer (docs/internal-api.md)
+ROUTES = ("reply", "voice_note", "away_message", "notify", "notify_and_reply", "nothing")
+
+
+def route_for(event: Event, verdict: Verdict, token) -> str:
+    """The flow's next step: write the reply (after transcribing a voice note),
+    send the away message, tell the team (and still have the reply written:
+    over the day's budget, the offline answers go on), or nothing."""
+    if token is None:
+        return "notify" if verdict.notify else "nothing"
+    if verdict.fixed_text:
+        # the rules never ask to notify and send an away message at once (core/decide.py)
+        return "away_message"
+    if verdict.notify:
+        return "notify_and_reply"
+    return "voice_note" if is_voice_note(event, verdict, True) else "reply"
 
 
 def is_voice_note(event: Event, verdict: Verdict, has_token: bool) -> bool:

@@ -216,10 +216,13 @@ class EvolutionClient:
 
     def set_webhook(self, instance: str, url: str, headers: dict | None = None,
                     events=WEBHOOK_EVENTS) -> dict:
-        """POST /webhook/set/{instance}: one URL for every event, JSON bodies, no base64."""
+        """POST /webhook/set/{instance}: JSON bodies, no base64, each event on a
+        path of its own under `url` (byEvents: .../messages-upsert,
+        .../send-message, .../messages-edited), so the bot's own echoes take
+        n8n's lean echo flow instead of the whole inbound flow."""
         body = {"webhook": {
             "enabled": True, "url": url, "headers": dict(headers or {}),
-            "byEvents": False, "base64": False, "events": list(events),
+            "byEvents": True, "base64": False, "events": list(events),
         }}
         return self._call("POST", "/webhook/set/", instance, body, attempts=1)
 

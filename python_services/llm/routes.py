@@ -43,12 +43,14 @@ def post_reply():
     answer = reply.reply_to_token(token_id, current_app.extensions["llm_options"])
     metrics.REPLIES.labels(answer["outcome"]).inc()
     log_context(outcome=answer["outcome"])
-    return jsonify(answer)
+    # handed on: the flow's send node reads the token from this answer, not
+    # from a node further back
+    return jsonify({**answer, "reply_token": token_id})
 
 
 @reply_bp.post("/transcribe")
 def post_transcribe():
-    """The flow's "Voice note? Transcribe it" (before the debounce wait), or
+    """The flow's "Transcribe the voice note" (route voice_note, before the debounce wait), or
     the owner's voice note: {"tenant_id", "wa_message_id", "base64"?} ->
     {"outcome": "transcribed" | "already" | "fallback" | "not_voice_note" |
     "skipped" | "working", ...}. Never a reason for the flow to stop: every

@@ -1,6 +1,7 @@
 """The metrics inside a running deployment (docs/metrics.md): after a real
 reply through n8n, each service's /metrics (with the service token) shows its
-series, n8n serves its own, and none of them is reachable through the door."""
+series, n8n serves its own, the door (Caddy) its own on a loopback port of
+their own, and none of them is reachable through the door."""
 from __future__ import annotations
 
 import pytest
@@ -21,13 +22,17 @@ SERIES = {
 }
 
 
-def series_of(url: str, token: str) -> set[str]:
-    resp = requests.get(url + "/metrics", headers={"X-Service-Token": token}, timeout=10)
+def samples_of(url: str, headers: dict | None = None) -> list:
+    resp = requests.get(url + "/metrics", headers=headers, timeout=10)
     assert resp.status_code == 200, resp.text
-    return {s.name for family in text_string_to_metric_families(resp.text) for s in family.samples}
+    return [s for family in text_string_to_metric_families(resp.text) for s in family.samples]
 
 
-def test_after_a_reply_each_service_and_n8n_show_their_metrics_inside_and_none_through_the_door(
+def series_of(url: str, token: str) -> set[str]:
+    return {s.name for s in samples_of(url, {"X-Service-Token": token})}
+
+
+def test_after_a_reply_each_service_n8n_and_the_door_show_their_metrics_inside_and_none_through_the_door(
         flow_stack, fake_llm, sandbox):
     chat = new_chat(flow_stack)
     chat.customer_says("Do you have the blue sneakers in 38?")
@@ -43,6 +48,20 @@ def test_after_a_reply_each_service_and_n8n_show_their_metrics_inside_and_none_t
 
     n8n = requests.get(flow_stack.url("n8n") + "/metrics", timeout=10)
     assert n8n.status_code == 200 and "n8n_" in n8n.text
+
+    # the door's own (Caddy's): the webhooks the sandbox posted through it, answered by n8n
+    door_metrics = flow_stack.url("door_metrics")
+    door = samples_of(door_metrics)
+    assert {"caddy_http_requests_total", "caddy_http_request_duration_seconds_count",
+            "caddy_reverse_proxy_upstreams_healthy"} <= {s.name for s in door}
+    passed = [s for s in door if s.name == "caddy_http_request_duration_seconds_count"
+              and s.labels["server"] != "metrics" and (s.labels["method"], s.labels["code"]) == ("POST", "200")]
+    assert passed, "no webhook counted through the door"
+    healthy = {s.labels["upstream"]: s.value for s in door if s.name == "caddy_reverse_proxy_upstreams_healthy"}
+    assert all(healthy[upstream] == 1 for upstream in flow_stack.webhook_upstreams())
+    # that port serves nothing else
+    for path in ("/", "/webhook/evolution", "/api/tenants"):
+        assert requests.get(door_metrics + path, timeout=10).status_code == 404
 
     for path in ("/metrics", "/api/../metrics", "/console/../metrics"):
         assert requests.get(flow_stack.url("door") + path, timeout=10).status_code == 404

@@ -87,7 +87,8 @@ class Door:
         self.url = f"http://127.0.0.1:{self.port}"
         self.pidfile = tmp_path / "door.pid"
         self.log = tmp_path / "door.log"
-        self.env = door.environment(port=self.port, webhook_upstreams=[f"127.0.0.1:{n8n.port}"],
+        self.env = door.environment(port=self.port, metrics_port=free_port(),
+                                    webhook_upstreams=[f"127.0.0.1:{n8n.port}"],
                                     collision=f"127.0.0.1:{collision.port}", llm=f"127.0.0.1:{llm.port}",
                                     state_dir=tmp_path / "caddy", hold=f"{HOLD_SECONDS}s",
                                     **({"console": f"127.0.0.1:{console.port}"} if console else {}))
@@ -133,8 +134,8 @@ BODY = {"event": "messages.upsert", "instance": "acme-store", "data": {"key": {"
 
 
 def test_the_caddyfile_is_valid_for_make_up_and_for_compose(tmp_path):
-    make_up = door.environment(port=8080, webhook_upstreams=["127.0.0.1:5678"], collision="127.0.0.1:8001",
-                               llm="127.0.0.1:8002", state_dir=tmp_path)
+    make_up = door.environment(port=8080, metrics_port=2019, webhook_upstreams=["127.0.0.1:5678"],
+                               collision="127.0.0.1:8001", llm="127.0.0.1:8002", state_dir=tmp_path)
     compose = {k: make_up[k] for k in ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")}
     compose["DOOR_WEBHOOK_UPSTREAMS"] = "n8n-webhook-1:5678 n8n-webhook-2:5678"
     for env in (make_up, compose):

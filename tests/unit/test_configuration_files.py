@@ -85,6 +85,13 @@ def test_the_door_is_the_only_service_with_published_ports():
     assert {p.split(":")[-1].split("/")[0] for p in SERVICES["door"]["ports"]} == {"80", "443"}
 
 
+def test_the_doors_metrics_are_inside_the_network_and_never_published():
+    for door in (SERVICES["door"], SCALED["door"]):
+        env = _env(door)
+        assert (env["DOOR_METRICS_BIND"], env["DOOR_METRICS_PORT"]) == ("0.0.0.0", "2019")
+        assert env["DOOR_METRICS_PORT"] not in {p.split(":")[-1].split("/")[0] for p in door["ports"]}
+
+
 def test_the_door_is_the_official_caddy_with_the_caddyfile_make_up_runs():
     door = SERVICES["door"]
     assert re.fullmatch(r"caddy:2\.\d+(-alpine)?", door["image"])

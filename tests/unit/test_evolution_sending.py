@@ -230,4 +230,4 @@ def test_the_webhook_is_set_for_the_three_message_events_with_the_secret_header(
                                                               {"X-Webhook-Secret": "s"})
     assert session.calls[0][2]["json"] == {"webhook": {
         "enabled": True, "url": "http://n8n/webhook/evolution", "headers": {"X-Webhook-Secret": "s"},
-        "byEvents": False, "base64": False, "events": ["MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_EDITED"]}}
+        "byEvents": True, "base64": False, "events": ["MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_EDITED"]}}

@@ -11,7 +11,8 @@ import bcrypt
 
 from ops import generated_secrets, n8n
 from ops.__main__ import print_addresses
-from ops.stack import SECRETS, Stack
+from ops.isolated import PORT_NAMES
+from ops.stack import DEFAULT_PORTS, SECRETS, Stack
 
 ENV = {"SERVICE_TOKEN": "svc-token", "ADMIN_TOKEN": "admin-token", "N8N_ENCRYPTION_KEY": "enc-key",
        "HYBRIDFLOW_SECRET_KEYS": "keys", "SANDBOX_API_KEY": "sandbox-key", "N8N_OWNER_PASSWORD": "owner-pass",
@@ -20,6 +21,12 @@ ENV = {"SERVICE_TOKEN": "svc-token", "ADMIN_TOKEN": "admin-token", "N8N_ENCRYPTI
 
 def make_stack(tmp_path: Path, **env) -> Stack:
     return Stack(data_dir=tmp_path, env={**ENV, **env})
+
+
+def line_of(out: str, label: str) -> str:
+    """The address on `make up`'s line with this label."""
+    [address] = re.findall(rf"^  {label}\s{{2,}}(\S+)", out, re.MULTILINE)
+    return address
 
 
 def test_make_up_prints_the_labelled_lines_with_the_door_as_the_webhook(tmp_path, capsys):
@@ -48,6 +55,25 @@ def test_the_door_sends_webhooks_to_n8n_and_the_api_to_the_services(tmp_path):
     assert (env["DOOR_COLLISION_UPSTREAM"], env["DOOR_LLM_UPSTREAM"]) == ("127.0.0.1:8001", "127.0.0.1:8002")
     assert env["DOOR_BIND"] == "127.0.0.1" and env["DOOR_SITE"] == "http://:8080"
     assert not set(env) & set(SECRETS)
+
+
+def test_the_doors_metrics_are_on_loopback_on_a_port_of_their_own(tmp_path, capsys):
+    stack = make_stack(tmp_path)
+    env = stack.door_env()
+    assert (env["DOOR_METRICS_BIND"], env["DOOR_METRICS_PORT"]) == ("127.0.0.1", "2019")
+    print_addresses(stack, [])
+    assert line_of(capsys.readouterr().out, "door metrics") == "http://127.0.0.1:2019/metrics"
+
+
+def test_make_up_takes_the_doors_metrics_port_from_env(tmp_path, monkeypatch):
+    monkeypatch.setattr("ops.stack.read_environment", lambda: {**ENV, "DOOR_METRICS_PORT": "9119"})
+    stack = Stack.from_environment()
+    assert stack.door_env()["DOOR_METRICS_PORT"] == "9119" and stack.ports["door"] == 8080
+
+
+def test_a_stack_of_the_tests_has_a_free_port_for_each_of_make_ups():
+    # a port missing here would be make up's fixed one, shared by every test stack (and make up)
+    assert set(DEFAULT_PORTS) <= set(PORT_NAMES)
 
 
 def test_in_queue_mode_the_door_sends_webhooks_to_the_webhook_processors(tmp_path):

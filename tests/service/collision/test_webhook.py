@@ -101,9 +101,10 @@ def test_a_customer_message_gets_a_reply_token_and_the_documented_answer(deliver
     resp = deliver(fresh("01_customer_text_pn"))
     body = resp.get_json()
     assert list(body) == ["decision", "reason", "event_id", "tenant_id", "chat_id", "wa_message_id", "reply_token",
-                          "debounce_seconds", "notify", "write_reply", "away_message", "voice_note"]
+                          "debounce_seconds", "notify", "write_reply", "away_message", "voice_note", "route"]
     assert (body["decision"], body["chat_id"], body["wa_message_id"], body["debounce_seconds"], body["notify"],
-            body["voice_note"]) == ("reply", CHAT, "A1C4E09B7F3D2E6A8B5C4D3E2F1A0B9C", 3, False, False)
+            body["voice_note"], body["route"]) == ("reply", CHAT, "A1C4E09B7F3D2E6A8B5C4D3E2F1A0B9C", 3, False,
+                                                   False, "reply")
     assert body["tenant_id"] == str(tenant["id"])
     token = rows(db_conn, "SELECT *, deadline_at - created_at AS margin FROM reply_tokens")[0]
     assert str(token["id"]) == body["reply_token"] and token["state"] == "pending"

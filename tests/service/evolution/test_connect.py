@@ -43,7 +43,7 @@ def test_connecting_sets_the_webhook_with_a_new_secret_returned_once(
     assert hook["url"] == "http://n8n.test:5678/webhook/evolution"
     assert hook["headers"] == {"X-Webhook-Secret": secret}
     assert hook["events"] == ["MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_EDITED"]
-    assert (hook["enabled"], hook["webhookByEvents"], hook["webhookBase64"]) == (True, False, False)
+    assert (hook["enabled"], hook["webhookByEvents"], hook["webhookBase64"]) == (True, True, False)
     assert stored_hash(db_conn, row["id"]) == hashlib.sha256(secret.encode()).hexdigest()
 
 

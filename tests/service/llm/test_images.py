@@ -116,7 +116,8 @@ def test_stickers_alone_get_no_answer_and_end_the_reply_as_cancelled(tx, tenant,
 
     answer = reply(sticker["reply_token"])
 
-    assert answer == {"outcome": "superseded", "state": "cancelled", "reason": "nothing_to_answer"}
+    assert answer == {"outcome": "superseded", "state": "cancelled", "reason": "nothing_to_answer",
+                      "reply_token": str(sticker["reply_token"])}
     assert fake_llm.requests == []
     assert token_row(sticker["reply_token"])["state"] == "cancelled"
 

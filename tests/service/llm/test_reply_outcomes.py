@@ -37,8 +37,10 @@ def test_markdown_from_the_model_reaches_whatsapp_as_whatsapp_formatting(chat, r
 def test_a_long_reply_is_cut_at_a_sentence_end_within_max_reply_chars(chat, tenant, set_tenant, reply, fake_llm, token_row):
     set_tenant(tenant, settings={"max_reply_chars": 60})
     fake_llm.enqueue({"text": "We open at nine. We close at six. On Saturdays we open at ten and close at two."})
-    answer = reply(chat.customer_says("Hours?"))
+    token = chat.customer_says("Hours?")
+    answer = reply(token)
     assert answer["text"] == "We open at nine. We close at six."
+    assert answer["reply_token"] == str(token)  # handed on to the flow's send node
     assert token_row(chat.token)["reply_text"] == answer["text"]
 
 
@@ -48,7 +50,9 @@ def test_a_token_superseded_by_a_newer_message_is_not_answered(chat, reply, fake
 
     answer = reply(old)
 
-    assert answer == {"outcome": "superseded", "state": "superseded", "reason": "newer_message"}
+    # the token is handed on: the flow's send node reads it from this answer
+    assert answer == {"outcome": "superseded", "state": "superseded", "reason": "newer_message",
+                      "reply_token": str(old)}
     assert fake_llm.requests == []
     assert token_row(old)["llm_outcome"] is None
 
@@ -71,7 +75,8 @@ def test_a_message_arriving_while_the_model_thinks_supersedes_the_reply_but_its_
     answer = reply(token)
     arrives.join()
 
-    assert answer == {"outcome": "superseded", "state": "superseded", "reason": "newer_message"}
+    assert answer == {"outcome": "superseded", "state": "superseded", "reason": "newer_message",
+                      "reply_token": str(token)}
     row = token_row(token)
     assert (row["llm_outcome"], row["tokens_in"], row["tokens_out"]) == ("text", 30, 4)
 
