@@ -112,13 +112,15 @@ class Receiver:
         self.lock = threading.Lock()
         app = Flask("receiver")
 
+        # one URL for every event, or (byEvents, as the connect call sets it) a path per event
         @app.post("/webhook/evolution")
-        def take():
+        @app.post("/webhook/evolution/<event_path>")
+        def take(event_path=None):
             if self.delay:
                 time.sleep(self.delay)
             with self.lock:
                 self.received.append({"headers": dict(request.headers), "body": request.get_json(),
-                                      "at": time.monotonic()})
+                                      "path": request.path, "at": time.monotonic()})
             return jsonify({"ok": True}), self.status
 
         self.server = LocalServer(app)

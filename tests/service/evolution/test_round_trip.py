@@ -27,6 +27,8 @@ def test_customer_bot_and_owner_take_turns_on_the_sandbox(
 
     sandbox.post("/sandbox/customer", json={"instance": INSTANCE, "number": NUMBER, "text": "Oi! Tem o tênis azul?"})
     [customer] = receiver.wait_for(1)
+    # connecting set byEvents: each event on a path of its own under the webhook URL
+    assert customer["path"] == "/webhook/evolution/messages-upsert"
     decided = forward(collision, service_headers, customer)
     assert decided["decision"] == "reply"
 
@@ -35,6 +37,7 @@ def test_customer_bot_and_owner_take_turns_on_the_sandbox(
     assert sent["outcome"] == "sent"
     echo = receiver.wait_for(2)[1]
     assert echo["body"]["event"] == "send.message"
+    assert echo["path"] == "/webhook/evolution/send-message"  # n8n's lean echo flow
     assert forward(collision, service_headers, echo)["decision"] == "bot_echo"
 
     sandbox.post("/sandbox/owner", json={"instance": INSTANCE, "number": NUMBER, "text": "Aqui é o João."})
